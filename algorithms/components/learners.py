@@ -1,0 +1,107 @@
+"""TD learner for value-based MARL: n-agent Q-learning with an optional mixer, target networks, double Q."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from algorithms.components.agents import AgentController
+from algorithms.components.replay import EpisodeBatch
+
+
+@dataclass(frozen=True)
+class TDSettings:
+    gamma: float
+    lr: float
+    optimizer: str            # "rmsprop" or "adam"
+    optim_alpha: float
+    optim_eps: float
+    grad_norm_clip: float
+    double_q: bool
+    target_update_interval: int   # episodes between hard target updates
+
+
+class TDLearner:
+    """Minimises (Q_tot(s,u) - y)^2 with y = r + gamma (1 - terminal) Q_tot^target(s', argmax ...).
+
+    Without a mixer every agent learns its own utility from the team reward (independent Q-learning).
+    """
+
+    def __init__(self, controller: AgentController, mixer: nn.Module | None, settings: TDSettings) -> None:
+        self.controller, self.mixer, self.s = controller, mixer, settings
+        self.target_controller = copy.deepcopy(controller)
+        self.target_mixer = copy.deepcopy(mixer) if mixer is not None else None
+        self.params = list(controller.parameters()) + (list(mixer.parameters()) if mixer is not None else [])
+        if settings.optimizer == "adam":
+            self.optimiser = torch.optim.Adam(self.params, lr=settings.lr, eps=settings.optim_eps)
+        else:
+            self.optimiser = torch.optim.RMSprop(self.params, lr=settings.lr, alpha=settings.optim_alpha,
+                                                 eps=settings.optim_eps)
+        self.last_target_update_episode = 0
+
+    def update(self, batch: EpisodeBatch, episodes_seen: int) -> dict[str, float]:
+        """One gradient step on a sampled batch; returns scalar logs. Raises on a non-finite loss."""
+        actions = batch.actions.unsqueeze(-1)                                      # [B, T, A, 1]
+        q = self.controller.unroll(batch)                                          # [B, T+1, A, n]
+        chosen = q[:, :-1].gather(-1, actions).squeeze(-1)                         # [B, T, A]
+        with torch.no_grad():
+            target_q = self.target_controller.unroll(batch)[:, 1:]                # [B, T, A, n]
+            next_avail = batch.avail_actions[:, 1:]                                # [B, T, A, n]
+            if self.s.double_q:
+                best = q.detach()[:, 1:].masked_fill(~next_avail, -1e9).argmax(-1, keepdim=True)
+                target_next = target_q.gather(-1, best).squeeze(-1)               # [B, T, A]
+            else:
+                target_next = target_q.masked_fill(~next_avail, -1e9).max(-1).values
+        agent_mask = batch.agent_mask.float()                                      # [B, T+1, A]
+        reward, not_done = batch.reward, 1.0 - batch.terminated.float()            # [B, T]
+        if self.mixer is not None:
+            chosen_tot = self.mixer(chosen, batch.state[:, :-1], agent_mask[:, :-1])        # [B, T]
+            with torch.no_grad():
+                target_tot = self.target_mixer(target_next, batch.state[:, 1:], agent_mask[:, 1:])
+            y = reward + self.s.gamma * not_done * target_tot
+            mask = batch.filled.float()                                                    # [B, T]
+            td = (chosen_tot - y) * mask
+        else:
+            y = reward.unsqueeze(-1) + self.s.gamma * not_done.unsqueeze(-1) * target_next  # [B, T, A]
+            mask = batch.filled.float().unsqueeze(-1) * agent_mask[:, :-1]                  # [B, T, A]
+            td = (chosen - y) * mask
+        loss = (td ** 2).sum() / mask.sum().clamp(min=1.0)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite TD loss ({loss.item()})")
+        self.optimiser.zero_grad()
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.s.grad_norm_clip)
+        self.optimiser.step()
+        if (episodes_seen - self.last_target_update_episode) / self.s.target_update_interval >= 1.0:
+            self.update_targets()
+            self.last_target_update_episode = episodes_seen
+        step_mask = batch.filled.float().unsqueeze(-1) * agent_mask[:, :-1]                # [B, T, A]
+        q_taken = (chosen.detach() * step_mask).sum() / step_mask.sum().clamp(min=1.0)
+        return {"loss": loss.item(), "grad_norm": float(grad_norm), "q_taken_mean": float(q_taken)}
+
+    def update_targets(self) -> None:
+        self.target_controller.load_state_dict(self.controller.state_dict())
+        if self.mixer is not None:
+            self.target_mixer.load_state_dict(self.mixer.state_dict())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "controller": self.controller.state_dict(),
+            "mixer": self.mixer.state_dict() if self.mixer is not None else None,
+            "target_controller": self.target_controller.state_dict(),
+            "target_mixer": self.target_mixer.state_dict() if self.mixer is not None else None,
+            "optimiser": self.optimiser.state_dict(),
+            "last_target_update_episode": self.last_target_update_episode,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.controller.load_state_dict(state["controller"])
+        self.target_controller.load_state_dict(state["target_controller"])
+        if self.mixer is not None:
+            self.mixer.load_state_dict(state["mixer"])
+            self.target_mixer.load_state_dict(state["target_mixer"])
+        self.optimiser.load_state_dict(state["optimiser"])
+        self.last_target_update_episode = state["last_target_update_episode"]

@@ -1,0 +1,104 @@
+"""Value-based MARL on recurrent agents with episode replay: the shared body of IQL, VDN and QMIX.
+
+Defaults are PyMARL's SMAC hyper-parameters (as in OPT's protocol): batch 32 episodes, buffer 5000
+episodes, RMSprop lr 5e-4 (alpha 0.99, eps 1e-5), gamma 0.99, target update every 200 episodes,
+epsilon 1.0 → 0.05 over 50k steps, gradient clip 10, double Q.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from algorithms.base import Algorithm, AlgorithmConfig, Capabilities
+from algorithms.components.agents import AgentController
+from algorithms.components.exploration import LinearSchedule, epsilon_greedy
+from algorithms.components.learners import TDLearner, TDSettings
+from algorithms.components.replay import EpisodeBatch, EpisodeReplay
+from harness.envs.base import EnvInfo, EnvStep
+
+
+@dataclass(frozen=True)
+class QLearningConfig(AlgorithmConfig):
+    batch_size: int = 32                  # episodes per update
+    buffer_size: int = 5000               # episodes
+    lr: float = 5e-4
+    optimizer: str = "rmsprop"            # "rmsprop" or "adam"
+    optim_alpha: float = 0.99
+    optim_eps: float = 1e-5
+    gamma: float = 0.99
+    grad_norm_clip: float = 10.0
+    double_q: bool = True
+    target_update_interval: int = 200     # episodes
+    epsilon_start: float = 1.0
+    epsilon_finish: float = 0.05
+    epsilon_anneal_time: int = 50_000     # env steps
+    rnn_hidden_dim: int = 64
+    obs_last_action: bool = True
+    obs_agent_id: bool = True
+    buffer_device: str = "cpu"            # where replay lives ("cpu" or "same" as the model)
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("rmsprop", "adam"):
+            raise ValueError(f"optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
+        if not 0.0 <= self.epsilon_finish <= 1.0 or not 0.0 <= self.epsilon_start <= 1.0:
+            raise ValueError("epsilon_start and epsilon_finish must lie in [0, 1]")
+        for key in ("batch_size", "buffer_size", "target_update_interval", "rnn_hidden_dim"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key} must be positive, got {getattr(self, key)}")
+
+
+class ValueBased(Algorithm):
+    """Recurrent agents, epsilon-greedy acting, episode replay and a TD learner with an optional mixer."""
+
+    config_cls: ClassVar[type[AlgorithmConfig]] = QLearningConfig
+    capabilities: ClassVar[Capabilities] = Capabilities(discrete_actions=True, needs_state=True)
+
+    def build_mixer(self, info: EnvInfo, config: Any) -> nn.Module | None:
+        """The mixing network of this algorithm (None: independent learners)."""
+        return None
+
+    def __init__(self, info: EnvInfo, config: QLearningConfig, device: torch.device) -> None:
+        super().__init__(info, config, device)
+        self.controller = AgentController(info.n_agents, info.obs_dim, info.n_actions, config.rnn_hidden_dim,
+                                          config.obs_last_action, config.obs_agent_id).to(device)
+        mixer = self.build_mixer(info, config)
+        self.mixer = mixer.to(device) if mixer is not None else None
+        self.learner = TDLearner(self.controller, self.mixer, TDSettings(
+            gamma=config.gamma, lr=config.lr, optimizer=config.optimizer, optim_alpha=config.optim_alpha,
+            optim_eps=config.optim_eps, grad_norm_clip=config.grad_norm_clip, double_q=config.double_q,
+            target_update_interval=config.target_update_interval))
+        buffer_device = device if config.buffer_device == "same" else torch.device(config.buffer_device)
+        self.replay = EpisodeReplay(config.buffer_size, info.episode_limit, buffer_device)
+        self.epsilon = LinearSchedule(config.epsilon_start, config.epsilon_finish, config.epsilon_anneal_time)
+
+    def init_hidden(self, batch_size: int) -> Any:
+        return {"h": self.controller.init_hidden(batch_size, self.device), "last": None}
+
+    @torch.no_grad()
+    def act(self, step: EnvStep, hidden: Any, t_env: int, explore: bool,
+            generator: torch.Generator) -> tuple[torch.Tensor, Any]:
+        q, h = self.controller(step.obs.to(self.device), hidden["last"], hidden["h"])     # [B, A, n]
+        eps = self.epsilon(t_env) if explore else 0.0
+        actions = epsilon_greedy(q, step.avail_actions.to(self.device), eps, generator)  # [B, A]
+        return actions, {"h": h, "last": actions}
+
+    def observe(self, episodes: EpisodeBatch) -> None:
+        self.replay.insert(episodes)
+
+    def train(self, t_env: int, episodes_seen: int, generator: torch.Generator) -> dict[str, float] | None:
+        if not self.replay.can_sample(self.config.batch_size):
+            return None
+        batch = self.replay.sample(self.config.batch_size, generator).to(self.device)
+        logs = self.learner.update(batch, episodes_seen)
+        logs["epsilon"] = self.epsilon(t_env)
+        return logs
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"learner": self.learner.state_dict(), "replay": self.replay.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.learner.load_state_dict(state["learner"])
+        self.replay.load_state_dict(state["replay"])

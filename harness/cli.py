@@ -1,0 +1,265 @@
+"""The `harness` command: run, status, report, regress, validate, list, schema, render."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
+
+
+def _load(path: str):
+    """(suite, specs, hash) or exit 2 with the suite's one-line error (nothing written)."""
+    from harness.suite import SuiteError, expand, load_suite, suite_hash
+
+    try:
+        suite = load_suite(Path(path))
+        specs = expand(suite)
+    except SuiteError as err:
+        print(str(err), file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    except FileNotFoundError:
+        print(f"{path}: no such suite file", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    return suite, specs, suite_hash(Path(path))
+
+
+def _out_dir(args, suite) -> Path:
+    return Path(args.out) if args.out else Path("runs") / suite.name
+
+
+def _report_dir(args, suite) -> Path:
+    return Path(args.report_dir) if getattr(args, "report_dir", None) else Path("reports") / suite.name
+
+
+def _provenance(suite, suite_hash: str, specs, out_dir: Path) -> dict:
+    """Suite-level provenance for reports: code, libraries, devices and simulators the runs used."""
+    from harness import provenance
+    from harness.analysis.frame import load_runs
+
+    info = provenance.collect()
+    runs = load_runs(out_dir, specs=specs)
+    devices = sorted({d for d in runs["device"] if d}) if len(runs) else []
+    sims = sorted({s for s in runs["simulator"] if s}) if len(runs) else []
+    manifest_path = out_dir / "manifest.json"
+    if manifest_path.exists():
+        info |= {f"run.{k}": v for k, v in json.loads(manifest_path.read_text()).get("provenance", {}).items()
+                 if k in ("git_commit", "git_dirty", "collected_at", "device_name")}
+    info |= {"suite": suite.name, "suite_hash": suite_hash, "seeds": ",".join(map(str, suite.seed_list)),
+             "devices_used": ",".join(devices) or "none yet", "simulators": ",".join(sims) or "none yet",
+             "runs": str(len(specs))}
+    return info
+
+
+def cmd_validate(args) -> int:
+    suite, specs, _ = _load(args.suite)
+    print(f"OK: {args.suite}: suite {suite.name!r}, {len(specs)} runs")
+    return EXIT_OK
+
+
+def cmd_list(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    suite, specs, _ = _load(args.suite)
+    table = Table(title=f"{suite.name}: {len(specs)} runs")
+    for col in ("run id", "algorithm", "scenario", "seed", "budget", "eval sets"):
+        table.add_column(col)
+    for s in specs:
+        table.add_row(s.run_id, s.algorithm, s.scenario, str(s.seed), f"{s.budget_env_steps:,}",
+                      ", ".join(["train", *s.eval_sets]))
+    Console().print(table)
+    return EXIT_OK
+
+
+def cmd_schema(args) -> int:
+    from harness.suite import suite_schema
+
+    text = json.dumps(suite_schema(), indent=2)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+        print(f"wrote {args.output}")
+    else:
+        print(text)
+    return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from harness.runner.run_files import RunFiles
+
+    suite, specs, _ = _load(args.suite)
+    out = _out_dir(args, suite)
+    counts: dict[str, int] = {}
+    table = Table(title=f"{suite.name} ({out})")
+    for col in ("run id", "run", "status", "env steps", "reason"):
+        table.add_column(col)
+    for s in specs:
+        st = RunFiles.for_spec(out, s).status()
+        status = st["status"]
+        if status == "running" and time.time() - st.get("updated", 0) > 600:
+            status = "interrupted"
+        counts[status] = counts.get(status, 0) + 1
+        table.add_row(s.run_id, s.label, status, str(st.get("t_env", "")), st.get("reason", "") or "")
+    Console().print(table)
+    print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    return EXIT_OK
+
+
+def _report_fingerprint(out: Path, specs) -> str:
+    from harness.runner.run_files import RunFiles
+
+    parts = []
+    for s in specs:
+        f = RunFiles.for_spec(out, s)
+        parts.append(f"{s.run_id}:{f.status().get('status')}:{f.evals_path.stat().st_size if f.evals_path.exists() else 0}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _report(args, suite, specs, suite_hash: str, force: bool = True) -> int:
+    from harness.analysis.frame import load_frame, load_runs
+
+    out, report_dir = _out_dir(args, suite), _report_dir(args, suite)
+    stamp = report_dir / ".fingerprint"
+    fingerprint = _report_fingerprint(out, specs) + suite_hash
+    if not force and stamp.exists() and stamp.read_text() == fingerprint and (report_dir / "summary.md").exists():
+        print(f"report up to date: {report_dir}")
+        print((report_dir / "summary.md").read_text())
+        return EXIT_OK
+    from harness.reports.build import build_report
+
+    ids = [s.run_id for s in specs]
+    frame, runs = load_frame(out, ids), load_runs(out, ids, specs)
+    result = build_report(frame, runs, suite, report_dir, _provenance(suite, suite_hash, specs, out),
+                          k=suite.evaluation.final_k)
+    (report_dir / "summary.md").write_text(result.markdown)
+    stamp.write_text(fingerprint)
+    print(f"report written to {report_dir}")
+    print(result.markdown)
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    suite, specs, h = _load(args.suite)
+    return _report(args, suite, specs, h, force=True)
+
+
+def cmd_run(args) -> int:
+    from harness import provenance
+    from harness.runner.suite_runner import run_specs, write_manifest
+    from harness.tracking import Tracker
+
+    suite, specs, h = _load(args.suite)
+    out = _out_dir(args, suite)
+    write_manifest(out, suite.name, Path(args.suite), h, specs, provenance.collect())
+    prov = json.loads((out / "manifest.json").read_text())["provenance"]
+    tracker_factory = None if args.no_tracking else (lambda: Tracker(out, suite.name, args.tracking_uri, prov))
+    outcome = run_specs(specs, out, suite_name=suite.name, workers=args.workers, executor=args.executor,
+                        tracker_factory=tracker_factory, retry_failed=args.retry_failed)
+    if outcome.interrupted:
+        print(f"interrupted: finished work is kept in {out}; run the same command to resume", file=sys.stderr)
+        return 130
+    ran = len(outcome.done) + len(outcome.failed)
+    if ran == 0:
+        print(f"all {outcome.total} runs of {suite.name} already done ({outcome.skipped} skipped) in {out}")
+    else:
+        print(f"{suite.name}: {len(outcome.done)} runs finished, {len(outcome.failed)} failed, "
+              f"{outcome.skipped} already done; results in {out}")
+    for label, reason in outcome.failed:
+        print(f"  failed: {label}: {reason}", file=sys.stderr)
+    if not args.no_report:
+        return _report(args, suite, specs, h, force=ran > 0)
+    return EXIT_OK
+
+
+def cmd_regress(args) -> int:
+    from harness.analysis.frame import load_frame, load_runs
+    from harness.analysis.metrics import per_run_metrics
+    from harness import regress
+
+    suite, specs, h = _load(args.suite)
+    out = _out_dir(args, suite)
+    ids = [s.run_id for s in specs]
+    per_run = per_run_metrics(load_frame(out, ids), k=suite.evaluation.final_k)
+    if args.record:
+        regress.record_baseline(per_run, Path(args.baseline), metric=args.metric,
+                                provenance=_provenance(suite, h, specs, out))
+        print(f"baseline recorded in {args.baseline}")
+        return EXIT_OK
+    result = regress.compare_to_baseline(per_run, Path(args.baseline), metric=args.metric, test=args.test,
+                                         alpha=args.alpha, tolerance=args.tolerance)
+    print(result.table_markdown())
+    if result.regressed:
+        print("REGRESSION: significant drop against the baseline", file=sys.stderr)
+        return EXIT_REGRESSION
+    print("no significant regression")
+    return EXIT_OK
+
+
+def cmd_render(args) -> int:
+    from harness.envs.combat.render import record_episode
+
+    path = record_episode(args.scenario, policy=args.policy, path=Path(args.out), seed=args.seed)
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="harness", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def suite_cmd(name: str, help_: str, out: bool = True):
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("suite", help="suite YAML file, e.g. suites/quickstart.yaml")
+        if out:
+            sp.add_argument("--out", help="run output folder (default runs/<suite>)")
+        return sp
+
+    sp = suite_cmd("run", "run every (algorithm × scenario × seed) of a suite, then write its report")
+    sp.add_argument("--workers", type=int, default=1, help="parallel runs (local process pool)")
+    sp.add_argument("--executor", default="auto", choices=["auto", "inline", "process"])
+    sp.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite in the run folder)")
+    sp.add_argument("--no-tracking", action="store_true", help="do not mirror runs into MLflow")
+    sp.add_argument("--no-report", action="store_true", help="skip the report at the end")
+    sp.add_argument("--report-dir", help="report folder (default reports/<suite>)")
+    sp.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    sp.set_defaults(func=cmd_run)
+    suite_cmd("status", "show done / running / failed / pending runs").set_defaults(func=cmd_status)
+    sp = suite_cmd("report", "regenerate tables and plots from the recorded runs (runs nothing)")
+    sp.add_argument("--report-dir", help="report folder (default reports/<suite>)")
+    sp.set_defaults(func=cmd_report)
+    sp = suite_cmd("regress", "compare fresh results with a recorded baseline (exit 1 on regression)")
+    sp.add_argument("--baseline", required=True, help="baseline JSON file")
+    sp.add_argument("--record", action="store_true", help="record the current results as the baseline")
+    sp.add_argument("--metric", default="final_win_rate")
+    sp.add_argument("--test", default="welch", choices=["welch", "mannwhitney"])
+    sp.add_argument("--alpha", type=float, default=0.05)
+    sp.add_argument("--tolerance", type=float, default=0.0, help="allowed drop before a test can fire")
+    sp.set_defaults(func=cmd_regress)
+    suite_cmd("validate", "check a suite file (exit 2 with file:line: key: error)", out=False).set_defaults(
+        func=cmd_validate)
+    suite_cmd("list", "list the runs a suite expands to", out=False).set_defaults(func=cmd_list)
+    sp = sub.add_parser("schema", help="print the JSON schema of the suite format")
+    sp.add_argument("--output", "-o", help="write to this file instead of stdout")
+    sp.set_defaults(func=cmd_schema)
+    sp = sub.add_parser("render", help="record one scripted episode of a combat scenario as GIF/MP4")
+    sp.add_argument("scenario")
+    sp.add_argument("--policy", default="focus_fire")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=cmd_render)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

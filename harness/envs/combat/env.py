@@ -1,0 +1,317 @@
+"""CombatEnv: B StarCraft-style battles stepped together as tensor ops on one device.
+
+Agents control the allied team (slots ``0..A-1``); a scripted opponent controls the enemies
+(slots ``A..A+N-1``) unless the caller passes ``enemy_actions``. Actions follow SMAC's layout.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from harness.envs.base import BatchedEnv, EnvInfo, EnvStep, check_actions
+from harness.envs.combat.generators import Composition, CompositionGenerator, WeightedGenerator, team_label
+from harness.envs.combat.mechanics import (N_MOVE, BattleState, Rules, direction_table, new_state, pairwise,
+                                           push_apart, world_tick)
+from harness.envs.combat.observations import (Layout, agent_observations, available_actions, entity_view,
+                                              global_state, type_bits)
+from harness.envs.combat.opponent import scripted_actions
+from harness.envs.combat.render_frame import RenderFrame
+from harness.envs.combat.units import EXPLODE, LINE, UNIT_TYPES, PROFILES, UnitTable, check_profile, unit_index
+
+SIMULATOR_VERSION = "0.1"
+KILL_BONUS, WIN_BONUS, MAX_RETURN = 10.0, 200.0, 20.0  # SMAC's reward constants
+
+
+class CombatEnv(BatchedEnv):
+    """Batched combat simulator; see docs/combat.md for mechanics, figures and differences to SMAC/SMAX.
+
+    ``invalid_actions``: "raise" (ValueError naming the env, agent and allowed actions) or "stop"
+    (an unavailable action becomes stop for live agents and no-op for dead ones).
+    """
+
+    def __init__(self, name: str, generator: CompositionGenerator | WeightedGenerator, *, batch_size: int,
+                 device: torch.device | str = "cpu", seed: int = 0, a_max: int, n_max: int,
+                 unit_types: Sequence[str], episode_limit: int, map_size: float = 32.0,
+                 rules: Rules = Rules(), autoreset: bool = False, obs_last_action: bool = False,
+                 state_last_action: bool = True, entity_tags: bool = False, invalid_actions: str = "raise"):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if invalid_actions not in ("raise", "stop"):
+            raise ValueError(f"invalid_actions must be 'raise' or 'stop', got {invalid_actions!r}")
+        check_profile(rules.profile, tuple(unit_types))
+        self.name, self.batch_size, self.device = name, batch_size, torch.device(device)
+        self.rules, self.autoreset, self.invalid_actions = rules, autoreset, invalid_actions
+        self.generator_spec = generator
+        self.map_size, self.episode_limit = float(map_size), episode_limit
+        self.a_max, self.n_max = a_max, n_max
+        heals = "medivac" in unit_types
+        n_actions = N_MOVE + (max(n_max, a_max) if heals else n_max)
+        shields = any(PROFILES[rules.profile][t].shield > 0 for t in unit_types)
+        self.layout = Layout(a_max, n_max, n_actions, tuple(unit_types), shields, self.map_size,
+                             obs_last_action, state_last_action, entity_tags)
+        kinds = {PROFILES[rules.profile][t].kind for t in unit_types}
+        self._splash = (LINE in kinds, EXPLODE in kinds)
+        self._heals = heals
+        self.table = UnitTable(rules.profile, self.device)
+        self.team = torch.cat([torch.zeros(a_max, dtype=torch.long), torch.ones(n_max, dtype=torch.long)]).to(
+            self.device)  # [U]
+        self._dirs = direction_table(rules, self.device)  # [N_MOVE, 2]
+        self.rng = torch.Generator(device=self.device)
+        self.rng.manual_seed(seed)
+        self.info = EnvInfo(n_agents=a_max, n_actions=n_actions, obs_dim=self.layout.obs_dim,
+                            state_dim=self.layout.state_dim, episode_limit=episode_limit,
+                            n_entities=self.layout.n_entities, entity_dim=self.layout.entity_dim,
+                            simulator=f"combat {SIMULATOR_VERSION}")
+        self.battle: BattleState | None = None
+
+    # ----------------------------------------------------------------------------- episodes
+    def _spawn(self, allies: torch.Tensor, enemies: torch.Tensor, pos: torch.Tensor | None = None,
+               separation_passes: int = 4) -> BattleState:
+        """New battles for type ids ``allies [B, A]``, ``enemies [B, N]``; random positions unless given;
+        overlapping units are then pushed apart ``separation_passes`` times."""
+        B = allies.shape[0]
+        utype = torch.cat([allies, enemies], dim=1)  # [B, U]
+        W = self.map_size
+        left = torch.tensor([W / 4, W / 2], device=self.device)
+        right = torch.tensor([3 * W / 4, W / 2], device=self.device)
+        centre = torch.where((self.team == 0)[:, None], left, right)  # [U, 2]
+        home = torch.where((self.team == 0)[:, None], right, left).expand(B, -1, -1).clone()  # [B, U, 2]
+        if pos is None:
+            count = torch.maximum((allies >= 0).sum(1), (enemies >= 0).sum(1)).to(torch.float32)  # [B]
+            spread = (2.0 + 0.25 * count.sqrt())[:, None, None]
+            noise = torch.rand(B, utype.shape[1], 2, generator=self.rng, device=self.device) * 2 - 1
+            pos = centre + noise * spread  # [B, U, 2]
+        state = new_state(utype, pos.to(self.device), self.table, home)
+        for _ in range(separation_passes):
+            state.pos = push_apart(state, self.rules)
+        return state
+
+    def _sample(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.generator_spec.sample(n, self.rng, self.a_max, self.n_max, self.device)
+
+    def reset(self, seed: int | None = None) -> EnvStep:
+        """Start new episodes in all B battles with compositions drawn from the generator."""
+        if seed is not None:
+            self.rng.manual_seed(seed)
+        with torch.no_grad():
+            allies, enemies = self._sample(self.batch_size)
+            return self._begin(self._spawn(allies, enemies))
+
+    def reset_to(self, compositions: Composition | Sequence[Composition],
+                 positions: torch.Tensor | None = None, separation_passes: int = 1) -> EnvStep:
+        """Start episodes with explicit teams (one composition for all B, or one per battle) and,
+        optionally, explicit unit positions ``[B, A+N, 2]`` in slot order (allies padded to A first),
+        then push overlapping units apart ``separation_passes`` times (SMAX's reset does it once)."""
+        comps = [compositions] * self.batch_size if isinstance(compositions, Composition) else list(compositions)
+        if len(comps) != self.batch_size:
+            raise ValueError(f"reset_to needs 1 or B={self.batch_size} compositions, got {len(comps)}")
+        for c in comps:
+            if len(c.allies) > self.a_max or len(c.enemies) > self.n_max or not c.allies or not c.enemies:
+                raise ValueError(f"composition {c.label} does not fit the padding A={self.a_max}, N={self.n_max}")
+            check_profile(self.rules.profile, tuple(c.allies + c.enemies))
+        allies = torch.tensor([[unit_index(t) for t in c.allies] + [-1] * (self.a_max - len(c.allies))
+                               for c in comps], device=self.device)
+        enemies = torch.tensor([[unit_index(t) for t in c.enemies] + [-1] * (self.n_max - len(c.enemies))
+                                for c in comps], device=self.device)
+        if positions is not None and tuple(positions.shape) != (self.batch_size, self.a_max + self.n_max, 2):
+            raise ValueError(f"positions must have shape [B={self.batch_size}, U={self.a_max + self.n_max}, 2], "
+                             f"got {list(positions.shape)}")
+        with torch.no_grad():
+            return self._begin(self._spawn(allies, enemies, positions, separation_passes))
+
+    def _begin(self, state: BattleState) -> EnvStep:
+        B = self.batch_size
+        self.battle = state
+        self._max_reward = self._episode_max_reward(state)
+        self._tags = self._draw_tags(B)
+        self._terminated = torch.zeros(B, dtype=torch.bool, device=self.device)
+        self._truncated = torch.zeros_like(self._terminated)
+        self._won = torch.zeros_like(self._terminated)
+        zero = torch.zeros(B, device=self.device)
+        return self._views(zero, self._terminated, self._truncated, self._won)
+
+    def _episode_max_reward(self, state: BattleState) -> torch.Tensor:
+        enemy = slice(self.a_max, None)
+        hp = ((state.max_health + state.max_shield) * state.exists)[:, enemy].sum(1)
+        return hp + KILL_BONUS * state.exists[:, enemy].sum(1) + WIN_BONUS  # [B]
+
+    def _draw_tags(self, n: int) -> torch.Tensor | None:
+        if not self.layout.entity_tags:
+            return None
+        E = self.layout.n_entities
+        perm = torch.rand(n, E, generator=self.rng, device=self.device).argsort(dim=1)  # [n, E]
+        return torch.nn.functional.one_hot(perm, E).to(torch.float32)
+
+    # ----------------------------------------------------------------------------- stepping
+    def _decode(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Movement vectors ``[B, U, 2]`` and target slots ``[B, U]`` from SMAC-layout actions."""
+        st = self.battle
+        is_target = actions >= N_MOVE
+        k = actions - N_MOVE
+        heal = st.kind == 1
+        own = torch.where(self.team == 0, 0, self.a_max)
+        other = torch.where(self.team == 0, self.a_max, 0)
+        size_own = torch.where(self.team == 0, self.a_max, self.n_max)
+        size_other = torch.where(self.team == 0, self.n_max, self.a_max)
+        slot = torch.where(heal, own + k, other + k)
+        in_team = k < torch.where(heal, size_own, size_other)
+        target = torch.where(is_target & in_team, slot, torch.full_like(slot, -1))
+        move = self._dirs[actions.clamp(0, N_MOVE - 1)] * (actions < N_MOVE)[..., None]  # [B, U, 2]
+        return move, target
+
+    def _check(self, actions: torch.Tensor, avail: torch.Tensor, live: torch.Tensor, who: str) -> torch.Tensor:
+        n = avail.shape[-1]
+        ok = (actions >= 0) & (actions < n)
+        ok = ok & torch.gather(avail, 2, actions.clamp(0, n - 1)[..., None]).squeeze(-1)
+        bad = ~ok & live[:, None]
+        if self.invalid_actions == "raise":
+            if bool(bad.any()):
+                b, a = (int(x) for x in bad.nonzero()[0])
+                allowed = avail[b, a].nonzero().flatten().tolist()
+                raise ValueError(f"{who} action {int(actions[b, a])} of env {b}, agent {a} is not available; "
+                                 f"available actions: {allowed} (0 no-op, 1 stop, 2-5 move N/S/E/W, 6+ target)")
+            return actions
+        fallback = torch.where(self.battle.alive[:, :actions.shape[1]] if who == "agent"
+                               else self.battle.alive[:, self.a_max:], 1, 0)
+        return torch.where(bad, fallback, actions)
+
+    def step(self, actions: torch.Tensor, enemy_actions: torch.Tensor | None = None) -> EnvStep:
+        """Advance all B battles by one agent step (``ticks_per_step`` world ticks).
+
+        ``enemy_actions [B, N]`` (same layout, target j = agent slot j) replaces the scripted opponent.
+        """
+        if self.battle is None:
+            raise RuntimeError("call reset() before step()")
+        check_actions(actions, self.batch_size, self.a_max)
+        if enemy_actions is not None:
+            check_actions(enemy_actions, self.batch_size, self.n_max)
+        with torch.no_grad():
+            return self._step(actions.to(self.device, torch.long),
+                              None if enemy_actions is None else enemy_actions.to(self.device, torch.long))
+
+    def _step(self, actions: torch.Tensor, enemy_actions: torch.Tensor | None) -> EnvStep:
+        done = self._terminated | self._truncated  # [B]
+        restart = done if self.autoreset else torch.zeros_like(done)
+        live = ~done
+        actions = self._check(actions, self._avail, live, "agent")
+        if enemy_actions is None:
+            all_actions, memory = scripted_actions(self.battle, self.team, self.a_max, self._delta, self._dist,
+                                                   self.rules)
+            enemy_actions = all_actions[:, self.a_max:]
+        else:
+            memory = self.battle.memory
+            enemy_actions = self._check(enemy_actions, self._enemy_avail, live, "enemy")
+        joint = torch.cat([actions, enemy_actions], dim=1)  # [B, U]
+        move, target = self._decode(joint)
+        before = self.battle
+        state = before
+        struck = torch.full_like(target, -1)
+        for _ in range(self.rules.ticks_per_step):
+            state, hit = world_tick(state, move, target, self.team, self.rules, self.map_size, self._splash,
+                                    self._heals, self.rng)
+            struck = torch.where(hit >= 0, hit, struck)
+        state.last_action, state.attack_target, state.memory = joint, struck, memory
+        state.t = before.t + 1
+        state = state.where(live, before)
+
+        enemy = slice(self.a_max, None)
+        hp_before = (before.health + before.shield)[:, enemy]
+        hp_after = (state.health + state.shield)[:, enemy]
+        damage = (hp_before - hp_after).clamp(min=0).sum(1)
+        kills = (before.alive & ~state.alive)[:, enemy].sum(1)
+        allies_alive = state.alive[:, :self.a_max].any(1)
+        enemies_alive = state.alive[:, enemy].any(1)
+        terminated = ~allies_alive | ~enemies_alive
+        won = ~enemies_alive & allies_alive
+        truncated = ~terminated & (state.t >= self.episode_limit)
+        reward = (damage + KILL_BONUS * kills + WIN_BONUS * won) / self._max_reward * MAX_RETURN
+        reward = torch.where(live, reward, torch.zeros_like(reward))
+        self._terminated = torch.where(live, terminated, self._terminated)
+        self._truncated = torch.where(live, truncated, self._truncated)
+        self._won = torch.where(live, won, self._won)
+        self.battle = state
+
+        if self.autoreset and bool(restart.any()):
+            allies, enemies = self._sample(self.batch_size)
+            fresh = self._spawn(allies, enemies)
+            self.battle = fresh.where(restart, self.battle)
+            self._max_reward = torch.where(restart, self._episode_max_reward(fresh), self._max_reward)
+            if self._tags is not None:
+                self._tags = torch.where(restart[:, None, None], self._draw_tags(self.batch_size), self._tags)
+            for flag in ("_terminated", "_truncated", "_won"):
+                setattr(self, flag, getattr(self, flag) & ~restart)
+            reward = torch.where(restart, torch.zeros_like(reward), reward)
+        return self._views(reward, self._terminated, self._truncated, self._won)
+
+    def _views(self, reward, terminated, truncated, won) -> EnvStep:
+        st = self.battle
+        self._delta, self._dist = pairwise(st.pos)
+        bits = type_bits(st, self.layout)
+        done = terminated | truncated
+        avail = available_actions(st, self.team, self.layout, self._dist, self.rules, side=0)
+        # a finished battle offers only the no-op until it is reset
+        noop_only = torch.zeros_like(avail)
+        noop_only[..., 0] = True
+        self._avail = torch.where(done[:, None, None], noop_only, avail)
+        enemy_layout = Layout(self.a_max, self.n_max, N_MOVE + (max(self.a_max, self.n_max)), self.layout.unit_types,
+                              self.layout.shields, self.map_size)
+        self._enemy_avail = available_actions(st, self.team, enemy_layout, self._dist, self.rules, side=1)
+        obs = agent_observations(st, self.layout, self._delta, self._dist, self._avail, bits)
+        entities, entity_mask, obs_mask = entity_view(st, self.layout, self._dist, bits, self._tags)
+        enemy = slice(self.a_max, None)
+        info = {
+            "dead_allies": (st.exists & ~st.alive)[:, :self.a_max].sum(1),
+            "dead_enemies": (st.exists & ~st.alive)[:, enemy].sum(1),
+            "episode_step": st.t.clone(),
+        }
+        return EnvStep(obs=obs, state=global_state(st, self.layout, bits), avail_actions=self._avail.clone(),
+                       agent_mask=st.exists[:, :self.a_max].clone(), reward=reward.to(torch.float32),
+                       terminated=terminated.clone(), truncated=truncated.clone(), battle_won=won.clone(),
+                       entities=entities, entity_mask=entity_mask, obs_mask=obs_mask, info=info)
+
+    # ----------------------------------------------------------------------------- inspection
+    @property
+    def enemy_avail_actions(self) -> torch.Tensor:
+        """Available actions of the opponent's units ``[B, N, 6 + max(A, N)]`` (for ``enemy_actions``)."""
+        return self._enemy_avail.clone()
+
+    def compositions(self) -> list[str]:
+        """Each battle's composition label, e.g. ``3s2z_vs_3s2z``."""
+        if self.battle is None:
+            raise RuntimeError("call reset() before compositions()")
+        types = self.battle.utype.tolist()
+        exists = self.battle.exists.tolist()
+        labels = []
+        for row, ex in zip(types, exists):
+            names = [UNIT_TYPES[t] for t, e in zip(row, ex) if e]
+            n_allies = sum(ex[:self.a_max])
+            labels.append(f"{team_label(names[:n_allies])}_vs_{team_label(names[n_allies:])}")
+        return labels
+
+    def render_frame(self, b: int) -> RenderFrame:
+        """A snapshot of battle ``b`` for the renderer (allies first, then enemies; empty slots dropped)."""
+        if self.battle is None:
+            raise RuntimeError("call reset() before render_frame()")
+        if not 0 <= b < self.batch_size:
+            raise ValueError(f"env index {b} outside 0..{self.batch_size - 1}")
+        st = self.battle
+        keep = st.exists[b].cpu().numpy()
+        slots = np.flatnonzero(keep)
+        compact = np.full(len(keep), -1)
+        compact[slots] = np.arange(len(slots))
+        target = st.attack_target[b].cpu().numpy()[slots]
+        target = np.where(target >= 0, compact[np.clip(target, 0, None)], -1)
+
+        def np_(x):
+            return x[b].cpu().numpy()[slots]
+
+        return RenderFrame(
+            map_size=(self.map_size, self.map_size), positions=np_(st.pos).astype(float),
+            health=np_(st.health).astype(float), max_health=np_(st.max_health).astype(float),
+            shield=np_(st.shield).astype(float), max_shield=np_(st.max_shield).astype(float),
+            team=self.team.cpu().numpy()[slots].astype(int),
+            unit_type=tuple(UNIT_TYPES[t] for t in np_(st.utype)), radius=np_(st.radius).astype(float),
+            alive=np_(st.alive).astype(bool), attack_target=target.astype(int), step=int(st.t[b]),
+        )

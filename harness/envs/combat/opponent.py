@@ -1,0 +1,72 @@
+"""The scripted opponent: attack the closest enemy in range and keep that target while it stays valid,
+otherwise walk toward the closest visible enemy or the other side of the map. Medivacs heal the
+most injured friend in range, otherwise follow the closest friend. Works for either team.
+"""
+from __future__ import annotations
+
+import torch
+
+from harness.envs.combat.mechanics import N_MOVE, BattleState, Rules, reach
+from harness.envs.combat.units import HEAL
+
+_CARDINALS = ((2, (0.0, 1.0)), (3, (0.0, -1.0)), (4, (1.0, 0.0)), (5, (-1.0, 0.0)))
+
+
+def move_toward(vec: torch.Tensor) -> torch.Tensor:
+    """The cardinal move action (2-5) closest in direction to ``vec [..., 2]``; stop (1) if zero."""
+    dirs = torch.tensor([d for _, d in _CARDINALS], dtype=vec.dtype, device=vec.device)  # [4, 2]
+    best = (vec @ dirs.T).argmax(dim=-1) + 2
+    still = torch.linalg.vector_norm(vec, dim=-1) < 1e-6
+    return torch.where(still, torch.ones_like(best), best)
+
+
+def _closest(dist: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index of the closest masked unit per row ``[B, U]`` and whether one exists."""
+    d = torch.where(mask, dist, torch.full_like(dist, float("inf")))
+    return d.argmin(dim=-1), mask.any(dim=-1)
+
+
+def scripted_actions(state: BattleState, team: torch.Tensor, a_max: int, delta: torch.Tensor,
+                     dist: torch.Tensor, rules: Rules) -> tuple[torch.Tensor, torch.Tensor]:
+    """Actions of every unit ``[B, U]`` in SMAC's layout and the updated target memory ``[B, U]``.
+
+    ``delta [B, U, U, 2]`` and ``dist [B, U, U]`` are pairwise offsets and distances (p_j - p_i).
+    """
+    B, U = state.alive.shape
+    alive_j = state.alive[:, None, :]  # [B, 1, U]
+    foe = (team[:, None] != team[None, :])[None]  # [1, U, U]
+    friend = ~foe & ~torch.eye(U, dtype=torch.bool, device=team.device)[None]
+    sees = dist < state.sight_range[:, :, None]  # [B, U, U]
+    in_reach = dist < reach(state, rules)
+    is_heal = (state.kind == HEAL)[..., None]  # [B, U, 1]
+
+    # attackers: keep the remembered target while it is alive and in range, else the closest one
+    shootable = alive_j & foe & in_reach
+    closest, any_shootable = _closest(dist, shootable)
+    mem = state.memory.clamp(min=0)
+    keep = (state.memory >= 0) & torch.gather(shootable, 2, mem[..., None]).squeeze(-1)
+    attack_target = torch.where(keep, mem, closest)
+
+    # healers: the friend with the lowest health fraction in range
+    frac = state.health / state.max_health.clamp(min=1e-6)  # [B, U]
+    injured = alive_j & friend & in_reach & (state.health < state.max_health)[:, None, :] & ~state.air[:, None, :]
+    heal_score = torch.where(injured, frac[:, None, :].expand(B, U, U), torch.full((B, U, U), 2.0, device=dist.device))
+    heal_target = heal_score.argmin(dim=-1)
+    can_heal = injured.any(dim=-1) & (state.energy > 0)
+
+    healer = is_heal.squeeze(-1)
+    acts = torch.where(healer, can_heal, any_shootable)  # [B, U]
+    target = torch.where(healer, heal_target, attack_target)
+
+    # movement: toward the closest visible foe (healers: the closest friend), else home
+    follow = torch.where(is_heal, alive_j & friend & ~state.air[:, None, :], alive_j & foe & sees)
+    near, any_near = _closest(dist, follow)
+    to_near = torch.gather(delta, 2, near[:, :, None, None].expand(B, U, 1, 2)).squeeze(2)  # [B, U, 2]
+    to_home = state.home - state.pos
+    move = move_toward(torch.where(any_near[..., None], to_near, to_home))
+
+    offset = torch.where(team[target] == 1, a_max, 0)  # slot of the target within its own team
+    action = torch.where(acts, target - offset + N_MOVE, move)
+    action = torch.where(state.alive, action, torch.zeros_like(action))
+    memory = torch.where(acts & ~healer & state.alive, target, torch.full_like(target, -1))
+    return action, memory

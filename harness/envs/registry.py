@@ -1,0 +1,109 @@
+"""Scenario registry: maps a scenario name (a map or a composition set) to the backend that builds it.
+
+Backends register their scenarios at import; :func:`make` is the one constructor the runner uses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+
+from harness.envs.base import BatchedEnv, CompositionSpec
+
+# factory(name, batch_size=, device=, seed=, composition=, cover=, autoreset=) -> BatchedEnv
+EnvFactory = Callable[..., BatchedEnv]
+# validator(name, spec) raises ValueError with a message naming what is allowed
+CompositionValidator = Callable[[str, CompositionSpec], None]
+
+
+@dataclass(frozen=True)
+class ScenarioEntry:
+    name: str
+    family: str                      # "matrix", "combat", ...
+    factory: EnvFactory
+    description: str = ""
+    validate_composition: CompositionValidator | None = None
+    starcraft_map: bool = False      # also runnable on StarCraft II through `backend: smac`
+
+
+_SCENARIOS: dict[str, ScenarioEntry] = {}
+_LOADED = False
+
+
+def register(entry: ScenarioEntry) -> None:
+    """Add a scenario; names are unique across backends."""
+    if entry.name in _SCENARIOS and _SCENARIOS[entry.name] is not entry:
+        raise ValueError(f"scenario {entry.name!r} registered twice")
+    _SCENARIOS[entry.name] = entry
+
+
+def _load_backends() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    import harness.envs.matrix  # noqa: F401  (registers matrix games)
+    try:
+        import harness.envs.combat  # noqa: F401  (registers combat maps and sets)
+    except ImportError as err:  # pragma: no cover - only while the simulator is absent
+        if "harness.envs.combat" not in str(err):
+            raise
+
+
+def available_scenarios() -> list[str]:
+    """All registered scenario names, sorted."""
+    _load_backends()
+    return sorted(_SCENARIOS)
+
+
+def scenario(name: str) -> ScenarioEntry:
+    """The registry entry for ``name``; an unknown name lists the valid ones."""
+    _load_backends()
+    if name not in _SCENARIOS:
+        raise KeyError(f"unknown scenario {name!r}; available: {', '.join(sorted(_SCENARIOS))}")
+    return _SCENARIOS[name]
+
+
+def validate_composition(name: str, spec: CompositionSpec) -> None:
+    """Raise ValueError if ``spec`` is not a valid composition for scenario ``name``."""
+    entry = scenario(name)
+    if entry.validate_composition is not None:
+        entry.validate_composition(name, spec)
+
+
+def make(
+    name: str,
+    *,
+    batch_size: int,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    composition: CompositionSpec | None = None,
+    cover: Sequence[CompositionSpec] = (),
+    autoreset: bool = False,
+    backend: str = "combat",
+) -> BatchedEnv:
+    """Build a batched environment for scenario ``name``.
+
+    ``cover`` lists other composition specs whose shapes this environment's padding must also fit,
+    so that the training and evaluation environments of one run share tensor shapes.
+    ``backend="smac"`` runs StarCraft-map scenarios on StarCraft II (needs the SMAC package).
+    """
+    entry = scenario(name)
+    if backend == "smac":
+        if not entry.starcraft_map:
+            raise ValueError(f"scenario {name!r} is not a StarCraft II map; backend 'smac' cannot run it")
+        from harness.envs.smac import make_smac  # lazy: StarCraft II is optional
+
+        return make_smac(name, batch_size=batch_size, device=device, seed=seed)
+    if backend != "combat":
+        raise ValueError(f"unknown backend {backend!r}; allowed: combat, smac")
+    return entry.factory(
+        name,
+        batch_size=batch_size,
+        device=torch.device(device),
+        seed=seed,
+        composition=composition,
+        cover=tuple(cover),
+        autoreset=autoreset,
+    )

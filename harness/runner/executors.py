@@ -1,0 +1,111 @@
+"""Executors: run a list of specs inline or in a local process pool; both report through events."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue as queue_mod
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from harness.runner.loop import Event, execute_run
+from harness.runner.run_files import FAILED, RunFiles
+from harness.spec import RunSpec
+
+EventSink = Callable[[Event], None]
+
+
+class InlineExecutor:
+    """One run after another in this process (debugging, single runs, exact timing)."""
+
+    def run(self, specs: Sequence[RunSpec], out_dir: Path, on_event: EventSink) -> list[dict]:
+        return [execute_run(spec, out_dir, on_event) for spec in specs]
+
+
+_QUEUE: "mp.Queue | None" = None
+
+
+def _init_worker(q: "mp.Queue", threads: int) -> None:
+    global _QUEUE
+    _QUEUE = q
+    torch.set_num_threads(threads)
+
+
+def _worker(spec: RunSpec, out_dir: Path, device: str | None) -> dict:
+    assert _QUEUE is not None
+    return execute_run(spec, out_dir, _QUEUE.put, device)
+
+
+def _devices(n: int) -> list[str | None]:
+    """Round-robin GPU assignment for ``device: auto`` runs when several GPUs exist."""
+    count = torch.cuda.device_count()
+    return [f"cuda:{i % count}" if count > 1 else None for i in range(n)]
+
+
+class ProcessExecutor:
+    """``workers`` processes (spawned), each running whole runs; events come back over a queue."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+    def run(self, specs: Sequence[RunSpec], out_dir: Path, on_event: EventSink) -> list[dict]:
+        ctx = mp.get_context("spawn")
+        events: mp.Queue = ctx.Queue()
+        threads = max(1, torch.get_num_threads() // self.workers)
+        results: list[dict] = []
+        devices = _devices(len(specs))
+        pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(events, threads))
+        try:
+            futures: dict[Future, RunSpec] = {}
+            for spec, dev in zip(specs, devices):
+                if spec.device != "auto":
+                    dev = None
+                futures[pool.submit(_worker, spec, out_dir, dev)] = spec
+            pending = set(futures)
+            while pending:
+                self._drain(events, on_event)
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    self._drain(events, on_event)
+                    results.append(self._result(fut, futures[fut], out_dir, on_event))
+            self._drain(events, on_event)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+            raise
+        pool.shutdown(wait=True)
+        return results
+
+    @staticmethod
+    def _drain(events: "mp.Queue", on_event: EventSink) -> None:
+        while True:
+            try:
+                on_event(events.get_nowait())
+            except queue_mod.Empty:
+                return
+
+    @staticmethod
+    def _result(fut: Future, spec: RunSpec, out_dir: Path, on_event: EventSink) -> dict:
+        try:
+            return fut.result()
+        except BrokenProcessPool as err:
+            reason = f"worker process died: {err}"
+        except Exception as err:  # noqa: BLE001 - e.g. an unpicklable result; record, go on
+            reason = f"{type(err).__name__}: {err}"
+        files = RunFiles.for_spec(out_dir, spec)
+        files.create(spec)
+        files.set_status(FAILED, reason=reason)
+        on_event({"type": "end", "run_id": spec.run_id, "status": FAILED, "reason": reason})
+        return {"run_id": spec.run_id, "status": FAILED, "reason": reason}
+
+
+def make_executor(kind: str, workers: int) -> InlineExecutor | ProcessExecutor:
+    if kind == "inline" or (kind == "auto" and workers <= 1):
+        return InlineExecutor()
+    if kind in ("process", "auto"):
+        return ProcessExecutor(max(1, workers))
+    raise ValueError(f"unknown executor {kind!r}; allowed: auto, inline, process")

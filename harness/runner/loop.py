@@ -1,0 +1,178 @@
+"""One run from start (or its last checkpoint) to its budget: collect → store → learn → evaluate.
+
+The loop is deterministic given the spec: every random stream is derived from the run seed, the
+environments are re-seeded per collection round, and a checkpoint holds everything else, so a run
+resumed after a kill ends with exactly the metrics of an uninterrupted run (on CPU).
+"""
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from algorithms import registry as algorithms
+from harness.envs import make
+from harness.envs.base import BatchedEnv
+from harness.provenance import resolve_device
+from harness.runner.checkpoint import load_checkpoint, save_checkpoint
+from harness.runner.evaluation import evaluate, summarise
+from harness.runner.rollout import collect
+from harness.runner.run_files import DONE, FAILED, RUNNING, RunFiles
+from harness.runner.seeding import derive_seed
+from harness.spec import TRAIN_SET, RunSpec
+
+Event = dict[str, Any]
+EventSink = Callable[[Event], None]
+EVAL_BATCH = 32  # environments per evaluation round
+
+
+@dataclass
+class LoopState:
+    """Counters of a run, saved in every checkpoint."""
+
+    t_env: int = 0
+    episodes: int = 0
+    rounds: int = 0
+    next_eval: int = 0
+    next_checkpoint: int = 0
+    last_eval_step: int = -1
+    updates: int = 0
+    train_log: dict[str, float] = field(default_factory=dict)
+
+
+def build_envs(spec: RunSpec, device: torch.device) -> tuple[BatchedEnv, dict[str, BatchedEnv]]:
+    """The training environment and one evaluation environment per set (training set included)."""
+    cover = [c for c in [spec.train, *spec.eval_sets.values()] if c is not None]
+    common = dict(device=device, cover=cover, backend=spec.backend)
+    train_env = make(spec.scenario, batch_size=spec.n_envs, seed=derive_seed(spec.seed, "env"),
+                     composition=spec.train, **common)
+    eval_batch = min(spec.eval_episodes, EVAL_BATCH)
+    eval_envs = {TRAIN_SET: make(spec.scenario, batch_size=eval_batch, seed=spec.eval_seed,
+                                 composition=spec.train, **common)}
+    for name, comp in spec.eval_sets.items():
+        eval_envs[name] = make(spec.scenario, batch_size=eval_batch, seed=spec.eval_seed, composition=comp, **common)
+    return train_env, eval_envs
+
+
+class RunLoop:
+    """Owns one run's algorithm, environments, generator and counters."""
+
+    def __init__(self, spec: RunSpec, out_dir: Path, on_event: EventSink, device: str | None = None,
+                 tracking_enabled: bool = True) -> None:
+        self.spec, self.on_event = spec, on_event
+        self.files = RunFiles.for_spec(out_dir, spec)
+        self.device = resolve_device(device or spec.device)
+        self.tracking_enabled = tracking_enabled
+        torch.manual_seed(derive_seed(spec.seed, "init"))
+        self.env, self.eval_envs = build_envs(spec, self.device)
+        alg_cls = algorithms.get(spec.algorithm)
+        config = alg_cls.config_cls.from_overrides(spec.algorithm_config)
+        self.algorithm = alg_cls(self.env.info, config, self.device)
+        self.generator = torch.Generator().manual_seed(derive_seed(spec.seed, "actions"))
+        self.state = LoopState()
+        self.records: list[dict] = []
+        self.ckpt_interval = spec.checkpoint_interval or spec.eval_interval
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        save_checkpoint(self.files.root, {
+            "algorithm": self.algorithm.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "loop": asdict(self.state),
+            "records": self.records,
+        })
+
+    def restore(self) -> bool:
+        ckpt = load_checkpoint(self.files.root)
+        if ckpt is None:
+            return False
+        self.algorithm.load_state_dict(ckpt["algorithm"])
+        self.generator.set_state(ckpt["generator"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        if ckpt.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
+        self.state = LoopState(**ckpt["loop"])
+        self.records = ckpt["records"]
+        # drop anything written after the checkpoint, so the files match the resumed state
+        self.files.rewrite(self.files.episodes_path, self.records)
+        self.files.rewrite(self.files.evals_path, summarise(self.records))
+        return True
+
+    # -- the loop ------------------------------------------------------------------------------
+    def evaluate_now(self) -> None:
+        s = self.state
+        records = evaluate(self.algorithm, self.eval_envs, episodes=self.spec.eval_episodes,
+                           t_env=s.t_env, eval_seed=self.spec.eval_seed, greedy=self.spec.eval_greedy)
+        self.records.extend(records)
+        summary = summarise(records)
+        s.last_eval_step = s.t_env
+        while s.next_eval <= s.t_env:
+            s.next_eval += self.spec.eval_interval
+        if self.tracking_enabled:
+            self.files.append(self.files.episodes_path, records)
+            self.files.append(self.files.evals_path, summary)
+            if s.train_log:
+                self.files.append(self.files.train_path, [{"step": s.t_env, **s.train_log}])
+        self.on_event({"type": "eval", "run_id": self.spec.run_id, "t_env": s.t_env, "summary": summary,
+                       "train": dict(s.train_log)})
+
+    def run(self) -> None:
+        s, spec = self.state, self.spec
+        while True:
+            if s.t_env >= s.next_eval or (s.t_env >= spec.budget_env_steps and s.last_eval_step != s.t_env):
+                self.evaluate_now()
+            if s.t_env >= s.next_checkpoint or s.t_env >= spec.budget_env_steps:
+                while s.next_checkpoint <= s.t_env:
+                    s.next_checkpoint += self.ckpt_interval
+                if self.tracking_enabled:
+                    self.checkpoint()
+            if s.t_env >= spec.budget_env_steps:
+                return
+            batch, stats = collect(self.env, self.algorithm, t_env=s.t_env, explore=True,
+                                   generator=self.generator, seed=derive_seed(spec.seed, "train", s.rounds))
+            s.rounds += 1
+            s.t_env += stats.env_steps
+            s.episodes += len(stats.lengths)
+            self.algorithm.observe(batch)
+            logs = self.algorithm.train(s.t_env, s.episodes, self.generator)
+            if logs is not None:
+                s.updates += 1
+                s.train_log = {k: float(v) for k, v in logs.items()} | {
+                    "train_return": sum(stats.returns) / len(stats.returns),
+                    "train_win_rate": sum(stats.won) / len(stats.won)}
+                if not all(math.isfinite(v) for v in s.train_log.values()):
+                    raise FloatingPointError(f"non-finite training statistic at t_env={s.t_env}: {s.train_log}")
+            self.on_event({"type": "progress", "run_id": spec.run_id, "t_env": s.t_env})
+
+
+def execute_run(spec: RunSpec, out_dir: Path, on_event: EventSink, device: str | None = None) -> dict[str, Any]:
+    """Run (or resume) one spec to completion; failures are recorded, never raised (Ctrl-C excepted)."""
+    files = RunFiles.for_spec(out_dir, spec)
+    files.create(spec)
+    started = time.time()
+    on_event({"type": "start", "run_id": spec.run_id, "label": spec.label})
+    try:
+        loop = RunLoop(spec, out_dir, on_event, device)
+        resumed = loop.restore()
+        files.set_status(RUNNING, device=str(loop.device), resumed=resumed,
+                         simulator=loop.env.info.simulator, started=started)
+        loop.run()
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # noqa: BLE001 - any failure of one run is recorded, the suite goes on
+        reason = f"{type(err).__name__}: {err}"
+        (files.root / "error.txt").write_text(traceback.format_exc())
+        files.set_status(FAILED, reason=reason, finished=time.time())
+        on_event({"type": "end", "run_id": spec.run_id, "status": FAILED, "reason": reason})
+        return {"run_id": spec.run_id, "status": FAILED, "reason": reason}
+    files.set_status(DONE, reason="", finished=time.time(), t_env=loop.state.t_env,
+                     wall_seconds=time.time() - started)
+    on_event({"type": "end", "run_id": spec.run_id, "status": DONE, "reason": ""})
+    return {"run_id": spec.run_id, "status": DONE, "reason": ""}

@@ -1,0 +1,77 @@
+"""The files of one run folder: spec, status, per-episode records and evaluation summaries.
+
+These are the run's ground truth: the tracker mirrors them into MLflow, and analysis reads them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from harness.spec import RunSpec
+
+PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    root: Path
+
+    @classmethod
+    def for_spec(cls, out_dir: Path, spec: RunSpec) -> "RunFiles":
+        return cls(Path(out_dir) / "runs" / spec.run_id)
+
+    spec_path = property(lambda self: self.root / "spec.json")
+    status_path = property(lambda self: self.root / "status.json")
+    episodes_path = property(lambda self: self.root / "episodes.jsonl")
+    evals_path = property(lambda self: self.root / "evals.jsonl")
+    train_path = property(lambda self: self.root / "train.jsonl")
+
+    def create(self, spec: RunSpec) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.spec_path.exists():
+            _atomic_write(self.spec_path, json.dumps(spec.to_dict(), indent=1, sort_keys=True))
+
+    def spec(self) -> RunSpec:
+        return RunSpec.from_dict(json.loads(self.spec_path.read_text()))
+
+    def status(self) -> dict[str, Any]:
+        if not self.status_path.exists():
+            return {"status": PENDING}
+        return json.loads(self.status_path.read_text())
+
+    def set_status(self, status: str, **extra: Any) -> None:
+        data = self.status() | {"status": status, "updated": time.time()} | extra
+        _atomic_write(self.status_path, json.dumps(data, indent=1, sort_keys=True, default=str))
+
+    def append(self, path: Path, rows: Iterable[dict]) -> None:
+        with open(path, "a") as f:
+            for row in rows:
+                f.write(json.dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def rewrite(self, path: Path, rows: Iterable[dict]) -> None:
+        _atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+    @staticmethod
+    def read_jsonl(path: Path) -> list[dict]:
+        if not path.exists():
+            return []
+        rows = []
+        for line in path.read_text().splitlines():
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:  # a line cut by a kill; the checkpoint rewrites it
+                    break
+        return rows

@@ -1,0 +1,86 @@
+"""Checks of a parsed suite against the algorithm and scenario registries.
+
+Registries are reached through their modules at call time (``algorithm_registry.available()``),
+so tests can substitute them. Each check yields ``(key path, message)`` problems.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from algorithms import registry as algorithm_registry
+from harness.envs import registry as scenario_registry
+from harness.suite.errors import Path, Problem, allowed_hint
+from harness.suite.hyperparams import field_types, type_problem
+from harness.suite.models import Suite
+
+
+
+def registry_problems(suite: Suite) -> list[Problem]:
+    """Every problem found by :func:`check_algorithms` and :func:`check_scenarios`."""
+    return [*check_algorithms(suite), *check_scenarios(suite)]
+
+
+def _name_path(suite: Suite, key: str, i: int) -> Path:
+    entry = getattr(suite, key)[i]
+    return (key, i) if isinstance(entry, str) else (key, i, "name")
+
+
+def check_algorithms(suite: Suite) -> Iterator[Problem]:
+    """Names are registered; overrides are hyper-parameters of the algorithm, of the right type."""
+    known = algorithm_registry.available()
+    for i, entry in enumerate(suite.algorithm_entries):
+        if entry.name not in known:
+            yield _name_path(suite, "algorithms", i), f"unknown algorithm {entry.name!r}; " + allowed_hint(entry.name, known)
+            continue
+        config_cls = algorithm_registry.config_class(entry.name)
+        kinds = field_types(config_cls)
+        bad = False
+        for key, value in entry.overrides.items():
+            path = ("algorithms", i, "overrides", key)
+            if key not in kinds:
+                bad = True
+                yield path, f"{key!r} is not a hyper-parameter of {entry.name}; " + allowed_hint(key, kinds)
+            elif (expected := type_problem(kinds[key], value)) is not None:
+                bad = True
+                yield path, f"{entry.name}.{key} must be {expected}, got {value!r}"
+        if not bad:
+            try:
+                config_cls.from_overrides(dict(entry.overrides))
+            except (TypeError, ValueError) as err:
+                yield ("algorithms", i, "overrides"), f"{entry.name} refuses these overrides: {err}"
+
+
+def check_scenarios(suite: Suite) -> Iterator[Problem]:
+    """Names are registered and runnable on the backend; overrides and compositions are valid."""
+    known = scenario_registry.available_scenarios()
+    registered = set(algorithm_registry.available())
+    algorithms = [a.name for a in suite.algorithm_entries if a.name in registered]
+    kinds = {a: field_types(algorithm_registry.config_class(a)) for a in algorithms}
+    for i, entry in enumerate(suite.scenario_entries):
+        name_path = _name_path(suite, "scenarios", i)
+        if entry.name not in known:
+            yield name_path, f"unknown scenario {entry.name!r}; " + allowed_hint(entry.name, known)
+            continue
+        if suite.backend == "smac" and not scenario_registry.scenario(entry.name).starcraft_map:
+            maps = [n for n in known if scenario_registry.scenario(n).starcraft_map]
+            yield name_path, (f"scenario {entry.name!r} is not a StarCraft II map, so backend 'smac' cannot "
+                              f"run it; use backend: combat, or a map: {', '.join(maps) or 'none registered'}")
+        for key, value in entry.overrides.items():
+            path = ("scenarios", i, "overrides", key)
+            owners = [a for a in algorithms if key in kinds[a]]
+            if not owners:
+                names = sorted({k for a in algorithms for k in kinds[a]})
+                yield path, (f"{key!r} is not a hyper-parameter of any listed algorithm "
+                             f"({', '.join(algorithms)}); " + allowed_hint(key, names))
+            for a in owners:
+                if (expected := type_problem(kinds[a][key], value)) is not None:
+                    yield path, f"{a}.{key} must be {expected}, got {value!r}"
+                    break
+        compositions = [(("train",), entry.train)] + [(("eval", k), c) for k, c in entry.eval.items()]
+        for sub, comp in compositions:
+            if comp is None:
+                continue
+            try:
+                scenario_registry.validate_composition(entry.name, comp.to_spec())
+            except ValueError as err:
+                yield ("scenarios", i, *sub), f"not a valid composition for {entry.name}: {err}"

@@ -1,0 +1,72 @@
+"""A run that raises or produces a NaN loss is recorded as failed with its reason; the suite goes on."""
+import json
+from pathlib import Path
+
+import pytest
+
+from algorithms import registry
+from algorithms.value_based import ValueBased
+from harness.runner.suite_runner import run_specs
+from harness.spec import RunSpec
+
+
+class _NaNLoss(ValueBased):
+    name = "nan_probe"
+
+    def train(self, t_env, episodes_seen, generator):
+        logs = super().train(t_env, episodes_seen, generator)
+        if logs is not None:
+            raise FloatingPointError("non-finite TD loss (nan)")
+        return logs
+
+
+class _Crash(ValueBased):
+    name = "crash_probe"
+
+    def observe(self, episodes):
+        raise RuntimeError("boom in observe")
+
+
+@pytest.fixture
+def probes(monkeypatch):
+    table = dict(registry._ALGORITHMS)
+    table.update({"nan_probe": _NaNLoss, "crash_probe": _Crash})
+    monkeypatch.setattr(registry, "_ALGORITHMS", table)
+
+
+def _spec(alg: str, seed: int = 0) -> RunSpec:
+    return RunSpec(suite="failures", algorithm=alg, algorithm_config={"batch_size": 8}, scenario="climbing",
+                   seed=seed, budget_env_steps=400, eval_interval=200, eval_episodes=8, device="cpu")
+
+
+def test_failed_runs_are_recorded_with_reason_and_suite_continues(tmp_path, probes):
+    specs = [_spec("nan_probe"), _spec("crash_probe"), _spec("vdn")]
+    outcome = run_specs(specs, tmp_path, suite_name="failures", executor="inline")
+    assert [label for label, _ in outcome.failed] == ["nan_probe/climbing/seed0", "crash_probe/climbing/seed0"]
+    assert outcome.done == [specs[2].run_id]
+    st = json.loads((tmp_path / "runs" / specs[0].run_id / "status.json").read_text())
+    assert st["status"] == "failed" and "FloatingPointError" in st["reason"] and "nan" in st["reason"]
+    st = json.loads((tmp_path / "runs" / specs[1].run_id / "status.json").read_text())
+    assert st["status"] == "failed" and st["reason"] == "RuntimeError: boom in observe"
+    assert "Traceback" in (tmp_path / "runs" / specs[1].run_id / "error.txt").read_text()
+
+
+def test_failed_runs_are_skipped_on_rerun_unless_retry_is_asked(tmp_path, probes):
+    specs = [_spec("crash_probe")]
+    run_specs(specs, tmp_path, suite_name="failures", executor="inline")
+    again = run_specs(specs, tmp_path, suite_name="failures", executor="inline")
+    assert again.skipped == 1 and not again.failed
+    retry = run_specs(specs, tmp_path, suite_name="failures", executor="inline", retry_failed=True)
+    assert len(retry.failed) == 1
+
+
+def test_process_pool_records_failures_and_finishes_the_rest(tmp_path):
+    # the pool's workers import the real registry, so use a real failure: an unknown composition team
+    bad = RunSpec(suite="failures", algorithm="iql", algorithm_config={}, scenario="mipi_matrix", seed=0,
+                  budget_env_steps=200, eval_interval=200, eval_episodes=4, device="cpu",
+                  eval_sets={"CC": __import__("harness.envs", fromlist=["CompositionSpec"]).CompositionSpec(
+                      teams=(("C", "C"),))})
+    good = _spec("iql", seed=1)
+    outcome = run_specs([bad, good], tmp_path, suite_name="failures", workers=2, executor="process")
+    assert outcome.done == [good.run_id]
+    assert len(outcome.failed) == 1 and "allowed" in outcome.failed[0][1]

@@ -1,0 +1,109 @@
+"""Runs survive SIGKILL and Ctrl-C: re-running completes the suite, skips finished runs, and ends with
+exactly the metrics of an uninterrupted run (CPU)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SUITE = """
+name: resume-check
+seeds: 2
+device: cpu
+budget: {env_steps: 1200}
+training: {n_envs: 8}
+evaluation: {interval: 200, episodes: 16}
+algorithms: [qmix, iql]
+scenarios:
+  - name: climbing
+    overrides: {epsilon_anneal_time: 600, batch_size: 16}
+"""
+
+
+def _run(suite: Path, out: Path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
+    return subprocess.Popen([sys.executable, "-m", "harness", "run", str(suite), "--out", str(out),
+                             "--no-report", "--no-tracking", "--workers", "1", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+
+
+def _evals(out: Path) -> dict[str, list[dict]]:
+    runs = {}
+    for run_dir in sorted((out / "runs").iterdir()):
+        rows = [json.loads(x) for x in (run_dir / "evals.jsonl").read_text().splitlines()]
+        runs[run_dir.name] = rows
+    return runs
+
+
+def _episodes(out: Path) -> dict[str, str]:
+    return {d.name: (d / "episodes.jsonl").read_text() for d in sorted((out / "runs").iterdir())}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ref")
+    suite = root / "suite.yaml"
+    suite.write_text(SUITE)
+    proc = _run(suite, root / "out")
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out
+    return suite, root / "out"
+
+
+def test_sigkill_at_arbitrary_moments_then_rerun_gives_identical_results(tmp_path, reference):
+    suite, ref_out = reference
+    out = tmp_path / "out"
+    kills, finished_mtimes = 0, {}
+    for delay in (4.0, 2.5, 3.5, 5.0, 3.0, 6.0, 4.5, 2.0):
+        proc = _run(suite, out)
+        time.sleep(delay)
+        if proc.poll() is not None:
+            break
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        # a run finished before this kill must never be touched again
+        for d in (out / "runs").glob("*") if (out / "runs").exists() else []:
+            st = json.loads((d / "status.json").read_text()) if (d / "status.json").exists() else {}
+            if st.get("status") == "done":
+                finished_mtimes.setdefault(d.name, (d / "status.json").stat().st_mtime_ns)
+    proc = _run(suite, out)
+    log, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, log
+    assert kills >= 2, "the suite finished before it could be interrupted; lengthen it"
+    for name, mtime in finished_mtimes.items():
+        assert (out / "runs" / name / "status.json").stat().st_mtime_ns == mtime, f"finished run {name} re-ran"
+    assert _evals(out) == _evals(ref_out)
+    assert _episodes(out) == _episodes(ref_out)
+    for d in (out / "runs").iterdir():
+        assert json.loads((d / "status.json").read_text())["status"] == "done"
+
+
+def test_rerun_of_finished_suite_says_all_done_and_runs_nothing(reference):
+    suite, ref_out = reference
+    before = _episodes(ref_out)
+    proc = _run(suite, ref_out)
+    log, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    assert "all 4 runs of resume-check already done" in log
+    assert _episodes(ref_out) == before
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_finished_work(tmp_path, reference):
+    suite, ref_out = reference
+    out = tmp_path / "out"
+    proc = _run(suite, out)
+    time.sleep(6.0)
+    proc.send_signal(signal.SIGINT)
+    log, _ = proc.communicate(timeout=120)
+    assert proc.returncode in (0, 130), log
+    if proc.returncode == 130:
+        assert "interrupted" in log and "Traceback" not in log
+    proc = _run(suite, out)
+    log, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, log
+    assert _evals(out) == _evals(ref_out)
