@@ -151,13 +151,17 @@ def record_baseline(per_run: pd.DataFrame, path: Path, metric: str = "final_win_
 
 def compare_to_baseline(per_run: pd.DataFrame, baseline_path: Path, metric: str | None = None,
                         test: Test = "welch", alpha: float = 0.05, tolerance: float = 0.0) -> RegressResult:
-    """Test every baseline pair for a candidate regression; `metric` defaults to the baseline's."""
+    """Test every baseline pair for a candidate regression on the baseline's metric (`metric`, when
+    given, must be that metric)."""
     if test not in ("welch", "mannwhitney"):
         raise ValueError(f"test must be 'welch' or 'mannwhitney', got {test!r}")
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance}")
     baseline = Baseline.load(baseline_path)
-    metric = metric or baseline.metric
+    if metric is not None and metric != baseline.metric:
+        raise ValueError(f"{baseline_path}: the baseline holds {baseline.metric!r}, not {metric!r}; record a "
+                         f"baseline for {metric!r} or compare on {baseline.metric!r}")
+    metric = baseline.metric
     candidate = {k: g["value"].to_numpy(float) for k, g in _finished(per_run, metric).groupby(list(KEY))}
     tested: list[tuple[BaselineEntry, np.ndarray, np.ndarray]] = []
     untested: list[tuple[BaselineEntry, np.ndarray, np.ndarray]] = []

@@ -102,3 +102,14 @@ def test_every_metric_has_a_definition():
     assert set(metrics.METRIC_DEFINITIONS) == {"final_win_rate", "auc_win_rate", "final_return",
                                                "auc_return", "final_episode_length"}
     assert all(len(text) > 40 for text in metrics.METRIC_DEFINITIONS.values())
+
+
+def test_failed_run_without_any_evaluation_is_still_listed():
+    frame = tidy({("qmix", 0, "done"): {"win_rate": list(zip(STEPS, WIN_RATES))}})
+    failed = pd.DataFrame([dict(suite="s", algorithm="qmix", scenario="3m", eval_set=None,
+                                composition=None, seed=1, step=np.nan, metric=None, value=np.nan,
+                                run_id="qmix-1", status="failed")])
+    out = metrics.per_run_metrics(pd.concat([frame, failed], ignore_index=True))
+    listed = out[out["run_id"] == "qmix-1"]
+    assert len(listed) == 5 and listed["value"].isna().all() and (listed["status"] == "failed").all()
+    assert out.loc[out["run_id"] == "qmix-0", "value"].notna().sum() == 2

@@ -81,6 +81,13 @@ def test_pairs_without_candidate_runs_are_missing_not_regressed(tmp_path):
     assert_no_regression(per_run({PAIRS[0]: np.array([0.5, 0.6, 0.7])}), path, allow_missing=True)
 
 
+def test_comparing_on_another_metric_than_recorded_is_an_error(tmp_path):
+    path = tmp_path / "b.json"
+    record_baseline(per_run({PAIRS[0]: [0.5, 0.6]}), path, provenance={})
+    with pytest.raises(ValueError, match="holds 'final_win_rate', not 'auc_win_rate'"):
+        compare_to_baseline(per_run({PAIRS[0]: [0.5, 0.6]}, metric="auc_win_rate"), path, metric="auc_win_rate")
+
+
 def test_constant_samples_still_detect_a_drop(tmp_path):
     path = tmp_path / "b.json"
     record_baseline(per_run({PAIRS[0]: np.ones(5)}), path, provenance={})

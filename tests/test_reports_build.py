@@ -2,11 +2,9 @@
 in each, and figures that exist for full data and are skipped, not crashed on, for empty or partial data."""
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from harness.analysis.metrics import per_run_metrics
 from harness.reports import plots

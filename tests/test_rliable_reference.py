@@ -113,8 +113,8 @@ def test_probability_of_improvement_ci_matches_rliable(nx, ny, m):
     pairs = {"x,y": (rng.random((nx, m)), rng.random((ny, m))),
              "y,x": (rng.integers(0, 3, (ny, m)) / 2, rng.integers(0, 3, (nx, m)) / 2)}
     points, intervals = rliable_estimates({k: list(v) for k, v in pairs.items()},
-                                          rliable_metrics.probability_of_improvement, 13, reps=800)
-    assert_same(stats.probability_of_improvement_ci(pairs, reps=800, seed=13), points, intervals)
+                                          rliable_metrics.probability_of_improvement, 13, reps=400)
+    assert_same(stats.probability_of_improvement_ci(pairs, reps=400, seed=13), points, intervals)
 
 
 def test_single_aggregate_matches_rliable_one_element_output():

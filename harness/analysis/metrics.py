@@ -112,18 +112,20 @@ def per_run_metrics(frame: pd.DataFrame, k: int = 1, auc: str = "trapezoid") -> 
     missing = [c for c in RUN_COLUMNS + ["step", "metric", "value"] if c not in frame.columns]
     if missing:
         raise ValueError(f"tidy frame lacks column(s) {', '.join(missing)}")
+    steps = frame["step"].to_numpy(dtype=float)
+    values = frame["value"].to_numpy(dtype=float)
+    metric = frame["metric"].to_numpy(dtype=object)
     rows = []
-    by_run = frame.groupby(RUN_COLUMNS, dropna=False, sort=True)
-    for run_key, run in by_run:
+    for run_key, positions in frame.groupby(RUN_COLUMNS, dropna=False).indices.items():
         failed = run_key[-1] == "failed"
-        curves = {m: g for m, g in run.groupby("metric", sort=False)}
+        curves = {source: positions[metric[positions] == source]
+                  for source in {src for src, _ in PER_RUN_SOURCES.values()}}
         for name, (source, kind) in PER_RUN_SOURCES.items():
-            value = np.nan
-            curve = curves.get(source)
-            if not failed and curve is not None:
-                value = _per_run_value(kind, curve["step"].to_numpy(dtype=float),
-                                       curve["value"].to_numpy(dtype=float), int(k), auc)
+            at = curves[source]
+            value = np.nan if failed or at.size == 0 else \
+                _per_run_value(kind, steps[at], values[at], int(k), auc)
             rows.append((*run_key, name, value))
-    out = pd.DataFrame(rows, columns=RUN_COLUMNS + ["metric", "value"])
+    out = pd.DataFrame(rows, columns=RUN_COLUMNS + ["metric"] + ["value"])
     out["value"] = out["value"].astype(float)
+    out = out.sort_values(RUN_COLUMNS, kind="stable", na_position="last", ignore_index=True)
     return out[PER_RUN_COLUMNS]

@@ -180,23 +180,35 @@ def _composition_columns(data: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def performance_profiles(per_run: pd.DataFrame, out_dir: Path, metric: str = "final_win_rate") -> list[Path]:
-    """Fraction of runs (seeds × scenarios) scoring above tau, per algorithm and eval set (rliable style)."""
+def _profile_fn(taus: np.ndarray):
+    """Score distribution at thresholds tau (rliable's performance profile): per task the fraction of
+    runs scoring above tau, averaged over tasks; maps `[..., n_runs, n_tasks]` to `[..., len(taus)]`."""
+    def profile(scores: np.ndarray) -> np.ndarray:
+        return (np.asarray(scores)[..., None] > taus).mean(axis=-3).mean(axis=-2)
+    return profile
+
+
+def performance_profiles(per_run: pd.DataFrame, out_dir: Path, metric: str = "final_win_rate",
+                         reps: int = 2_000, seed: int = 0) -> list[Path]:
+    """Fraction of runs (seeds × scenarios) scoring above tau, per algorithm and eval set, with a
+    stratified bootstrap 95 % band (rliable style)."""
     data = _finals(per_run, metric)
     if data.empty:
         return []
     lo, hi = (0.0, 1.0) if "win_rate" in metric else (float(data["value"].min()), float(data["value"].max()))
     taus = np.linspace(lo, hi, 101)
     sets = _eval_order(data["eval_set"])
+    palette = _palette(data["algorithm"])
     fig, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 3.2), squeeze=False)
     drawn = False
     for ax, eval_set in zip(axes[0], sets):
         matrices = _score_matrices(data[data["eval_set"].astype(str) == eval_set])
-        palette = _palette(data["algorithm"])
-        for alg, m in matrices.items():
-            # rliable: per task, fraction of runs above tau; then mean over tasks
-            profile = [(m > tau).mean(axis=0).mean() for tau in taus]
-            ax.plot(taus, profile, label=alg, color=palette[alg])
+        if not matrices:
+            continue
+        estimates = stats.stratified_bootstrap_ci(matrices, _profile_fn(taus), reps=reps, seed=seed)
+        for alg, (point, low, high) in estimates.items():
+            ax.plot(taus, point, label=alg, color=palette[alg], drawstyle="steps-post")
+            ax.fill_between(taus, low, high, step="post", alpha=0.2, color=palette[alg], linewidth=0)
             drawn = True
         ax.set(title=f"eval set {eval_set}", xlabel=f"{metric} τ", ylabel="fraction of runs > τ", ylim=(0, 1.02))
     if not drawn:
@@ -245,5 +257,5 @@ def all_plots(frame: pd.DataFrame, per_run: pd.DataFrame, out_dir: Path, reps: i
               seed: int = 0) -> list[Path]:
     """Every figure that has data, in a fixed order."""
     return [*learning_curves(frame, out_dir), *iqm_curves(frame, out_dir, reps, seed),
-            *composition_heatmaps(per_run, out_dir), *performance_profiles(per_run, out_dir),
+            *composition_heatmaps(per_run, out_dir), *performance_profiles(per_run, out_dir, reps=reps, seed=seed),
             *improvement_probabilities(per_run, out_dir, reps=reps, seed=seed)]

@@ -256,7 +256,9 @@ def _attach_references(model: TableModel, path: Path) -> None:
     published = ReferenceTable.load(ref.paper, ref.table, metric, path)
     model.reference_label = f"{ref.paper} Table {ref.table} ({metric})"
     skipped = 0
-    for key, cell in model.cells.items():
+    for (row, column), cell in model.cells.items():
+        if dict(zip(model.layout.keyed, row + column)).get("composition", ALL_COMPOSITIONS) != ALL_COMPOSITIONS:
+            continue                   # papers report aggregates over an evaluation set only
         alg, scen, ev = (cell.units.get(d) for d in ("algorithm", "scenario", "eval_set"))
         if not cell.applicable or alg is None or scen is None:
             skipped += cell.applicable

@@ -13,7 +13,7 @@ import torch
 from harness.envs.base import BatchedEnv, EnvInfo, EnvStep, check_actions
 from harness.envs.combat.generators import Composition, CompositionGenerator, WeightedGenerator, team_label
 from harness.envs.combat.mechanics import (N_MOVE, BattleState, Rules, direction_table, new_state, pairwise,
-                                           push_apart, world_tick)
+                                           plan_orders, push_apart, world_tick)
 from harness.envs.combat.observations import (Layout, agent_observations, available_actions, entity_view,
                                               global_state, type_bits)
 from harness.envs.combat.opponent import scripted_actions
@@ -52,8 +52,8 @@ class CombatEnv(BatchedEnv):
         self.layout = Layout(a_max, n_max, n_actions, tuple(unit_types), shields, self.map_size,
                              obs_last_action, state_last_action, entity_tags)
         kinds = {PROFILES[rules.profile][t].kind for t in unit_types}
-        self._splash = (LINE in kinds, EXPLODE in kinds)
-        self._heals = heals
+        self.splash_kinds = (LINE in kinds, EXPLODE in kinds)  # (line splash, explosions) possible
+        self.heals = heals  # healing possible
         self.table = UnitTable(rules.profile, self.device)
         self.team = torch.cat([torch.zeros(a_max, dtype=torch.long), torch.ones(n_max, dtype=torch.long)]).to(
             self.device)  # [U]
@@ -110,7 +110,13 @@ class CombatEnv(BatchedEnv):
         for c in comps:
             if len(c.allies) > self.a_max or len(c.enemies) > self.n_max or not c.allies or not c.enemies:
                 raise ValueError(f"composition {c.label} does not fit the padding A={self.a_max}, N={self.n_max}")
+            for t in c.allies + c.enemies:
+                unit_index(t)
             check_profile(self.rules.profile, tuple(c.allies + c.enemies))
+            foreign = sorted(set(c.allies + c.enemies) - set(self.layout.unit_types))
+            if foreign:
+                raise ValueError(f"scenario {self.name!r} has unit types {', '.join(self.layout.unit_types)}; "
+                                 f"got {', '.join(foreign)}")
         allies = torch.tensor([[unit_index(t) for t in c.allies] + [-1] * (self.a_max - len(c.allies))
                                for c in comps], device=self.device)
         enemies = torch.tensor([[unit_index(t) for t in c.enemies] + [-1] * (self.n_max - len(c.enemies))
@@ -206,11 +212,12 @@ class CombatEnv(BatchedEnv):
         joint = torch.cat([actions, enemy_actions], dim=1)  # [B, U]
         move, target = self._decode(joint)
         before = self.battle
+        orders = plan_orders(before, move, target, self.team, self.rules, any(self.splash_kinds))
         state = before
         struck = torch.full_like(target, -1)
         for _ in range(self.rules.ticks_per_step):
-            state, hit = world_tick(state, move, target, self.team, self.rules, self.map_size, self._splash,
-                                    self._heals, self.rng)
+            state, hit = world_tick(state, orders, self.team, self.rules, self.map_size, self.splash_kinds,
+                                    self.heals, self.rng)
             struck = torch.where(hit >= 0, hit, struck)
         state.last_action, state.attack_target, state.memory = joint, struck, memory
         state.t = before.t + 1

@@ -164,44 +164,72 @@ def _segment_distance(p: torch.Tensor, centre: torch.Tensor, direction: torch.Te
     return torch.linalg.vector_norm(p - closest, dim=-1)
 
 
-def world_tick(state: BattleState, move: torch.Tensor, target: torch.Tensor, team: torch.Tensor,
-               rules: Rules, map_size: float, splash_kinds: tuple[bool, bool], heals: bool,
-               generator: torch.Generator) -> tuple[BattleState, torch.Tensor]:
-    """Advance every battle by one tick.
+@dataclass
+class Orders:
+    """One agent step's orders, resolved once and reused by every tick of the step."""
 
-    ``move [B, U, 2]`` unit vectors (zero when standing), ``target [B, U]`` unit slot to attack or
-    heal (-1 none), ``team [U]`` 0/1. Returns the new state and the attack/heal performed ``[B, U]``.
-    """
-    dt = rules.tick_seconds
-    B, U = target.shape
+    move: torch.Tensor       # [B, U, 2] unit vectors scaled by speed * dt (zero when standing)
+    target: torch.Tensor     # [B, U] long: target slot (0 when none; see attack/heal)
+    reach: torch.Tensor      # [B, U]: centre distance below which the target can be hit
+    attack: torch.Tensor     # [B, U] bool: ordered to attack an enemy
+    heal: torch.Tensor       # [B, U] bool: ordered to heal a friend
+    hit: torch.Tensor        # [B, U]: damage per hit on the target before armour
+    armour: torch.Tensor     # [B, U]: the target's armour
+    pair_hit: torch.Tensor | None  # [B, U, U]: damage per hit of i on j before armour (splash only)
+
+
+def plan_orders(state: BattleState, move: torch.Tensor, target: torch.Tensor, team: torch.Tensor,
+                rules: Rules, splash: bool) -> Orders:
+    """Resolve ``move [B, U, 2]`` unit vectors and ``target [B, U]`` slots (-1 none) into Orders."""
+    U = target.shape[1]
     has = target >= 0
     tgt = target.clamp(min=0)  # [B, U]
-    tpos = torch.gather(state.pos, 1, tgt[..., None].expand(B, U, 2))  # [B, U, 2]
-    dist = torch.linalg.vector_norm(state.pos - tpos, dim=-1)  # [B, U]
-    rng = state.attack_range
-    if rules.edge_ranges:
-        rng = rng + state.radius + torch.gather(state.radius, 1, tgt)
-    slots = torch.arange(U, device=target.device)
-    valid = (has & state.alive & torch.gather(state.alive, 1, tgt) & (dist < rng)
-             & (state.cooldown <= 0.0) & (tgt != slots))  # [B, U]
+    not_self = tgt != torch.arange(U, device=target.device)
     same_team = team[tgt] == team  # [B, U]
     is_heal = state.kind == HEAL
-    attack = valid & ~is_heal & ~same_team
-    heal = valid & is_heal & same_team if heals else torch.zeros_like(valid)
+    reach_t = state.attack_range
+    if rules.edge_ranges:
+        reach_t = reach_t + state.radius + torch.gather(state.radius, 1, tgt)
+    light_t = torch.gather(state.light, 1, tgt)
+    armoured_t = torch.gather(state.armoured, 1, tgt)
+    hit = state.damage + state.bonus_light * light_t + state.bonus_armoured * armoured_t
+    pair_hit = None
+    if splash:
+        pair_hit = (state.damage[:, :, None] + state.bonus_light[:, :, None] * state.light[:, None, :]
+                    + state.bonus_armoured[:, :, None] * state.armoured[:, None, :])  # [B, U, U]
+    return Orders(move=move * (state.speed * rules.tick_seconds)[..., None], target=tgt, reach=reach_t,
+                  attack=has & not_self & ~is_heal & ~same_team, heal=has & not_self & is_heal & same_team,
+                  hit=hit, armour=torch.gather(state.armour, 1, tgt), pair_hit=pair_hit)
+
+
+def world_tick(state: BattleState, orders: Orders, team: torch.Tensor, rules: Rules, map_size: float,
+               splash_kinds: tuple[bool, bool], heals: bool,
+               generator: torch.Generator) -> tuple[BattleState, torch.Tensor]:
+    """Advance every battle by one tick under ``orders``; ``team [U]`` is 0/1.
+
+    Returns the new state and the slot each unit attacked or healed this tick ``[B, U]`` (-1 none).
+    """
+    dt = rules.tick_seconds
+    B, U = orders.target.shape
+    tgt = orders.target
+    tpos = torch.gather(state.pos, 1, tgt[..., None].expand(B, U, 2))  # [B, U, 2]
+    dist = torch.linalg.vector_norm(state.pos - tpos, dim=-1)  # [B, U]
+    ready = state.alive & torch.gather(state.alive, 1, tgt) & (dist < orders.reach) & (state.cooldown <= 0.0)
+    attack = orders.attack & ready  # [B, U]
     if heals:
-        t_health = torch.gather(state.health, 1, tgt)
-        t_max = torch.gather(state.max_health, 1, tgt)
-        heal = heal & (state.energy > 0) & (t_health < t_max)
+        heal = (orders.heal & ready & (state.energy > 0)
+                & (torch.gather(state.health, 1, tgt) < torch.gather(state.max_health, 1, tgt)))
+    else:
+        heal = torch.zeros_like(attack)
 
     # movement from the start-of-tick positions (attacking units carry a zero move vector)
-    new_pos = state.pos + move * state.speed[..., None] * dt
-    new_pos = new_pos.clamp(0.0, map_size)
+    new_pos = (state.pos + orders.move).clamp(0.0, map_size)
     new_pos = torch.where(state.alive[..., None], new_pos, state.pos)
 
-    # damage: hits[b, i, j] = attacker i strikes unit j this tick
-    hit = (torch.nn.functional.one_hot(tgt, U).to(torch.bool) & attack[..., None])  # [B, U, U]
+    # damage (shields first; armour only against unshielded targets), single target or splash
     line, explode = splash_kinds
     if line or explode:
+        hit = torch.nn.functional.one_hot(tgt, U).to(torch.bool) & attack[..., None]  # [B, U, U]: i strikes j
         enemy_alive = (team[None, :, None] != team[None, None, :]) & state.alive[:, None, :]  # [B, U, U]
         if line:
             is_line = attack & (state.kind == LINE)
@@ -217,11 +245,13 @@ def world_tick(state: BattleState, move: torch.Tensor, target: torch.Tensor, tea
             _, d_all = pairwise(state.pos)
             in_blast = d_all <= state.splash[..., None] + state.radius[:, None, :]
             hit = hit | (is_bomb[..., None] & enemy_alive & in_blast)
-    per_hit = (state.damage[:, :, None] + state.bonus_light[:, :, None] * state.light[:, None, :]
-               + state.bonus_armoured[:, :, None] * state.armoured[:, None, :]
-               - state.armour[:, None, :] * (state.shield[:, None, :] <= 0))  # [B, U, U]
-    per_hit = per_hit.clamp(min=0.5) * state.hits[:, :, None]
-    total = (hit * per_hit).sum(dim=1)  # [B, U]
+        per_hit = orders.pair_hit - state.armour[:, None, :] * (state.shield[:, None, :] <= 0)  # [B, U, U]
+        per_hit = per_hit.clamp(min=0.5) * state.hits[:, :, None]
+        total = (hit * per_hit).sum(dim=1)  # [B, U]
+    else:
+        unshielded = torch.gather(state.shield, 1, tgt) <= 0
+        per_hit = (orders.hit - orders.armour * unshielded).clamp(min=0.5) * state.hits
+        total = torch.zeros_like(state.health).scatter_add(1, tgt, per_hit * attack)  # [B, U]
     absorbed = torch.minimum(state.shield, total)
     shield = state.shield - absorbed
     health = (state.health - (total - absorbed)).clamp(min=0.0)
@@ -239,12 +269,12 @@ def world_tick(state: BattleState, move: torch.Tensor, target: torch.Tensor, tea
     fired = attack | heal
     new_cd = state.max_cooldown
     if rules.cooldown_jitter:
-        new_cd = new_cd + (torch.rand(B, U, generator=generator, device=target.device) * 3 - 1) * dt
-    cooldown = state.cooldown + torch.where(fired, new_cd - state.cooldown, torch.full_like(new_cd, -dt))
+        new_cd = new_cd + (torch.rand(B, U, generator=generator, device=tgt.device) * 3 - 1) * dt
+    cooldown = state.cooldown + torch.where(fired, new_cd - state.cooldown, -dt)
 
     if rules.walls_kill:
         touching = ((new_pos <= 0.0) | (new_pos >= map_size)).any(dim=-1)
-        health = torch.where(touching, torch.zeros_like(health), health)
+        health = torch.where(touching, 0.0, health)
     alive = (health > 0) & state.exists
     out = replace(state, pos=new_pos, health=health, shield=shield, energy=energy, cooldown=cooldown,
                   alive=alive)
@@ -254,4 +284,4 @@ def world_tick(state: BattleState, move: torch.Tensor, target: torch.Tensor, tea
         pushed = torch.maximum(torch.minimum(pushed, map_size - lo), lo)
         pushed = torch.where(alive[..., None], pushed, out.pos)
     out.pos = pushed
-    return out, torch.where(fired, tgt, torch.full_like(tgt, -1))
+    return out, torch.where(fired, tgt, -1)
