@@ -138,7 +138,53 @@ def _report(args, suite, specs, suite_hash: str, force: bool = True) -> int:
     result = build_report(frame, runs, suite, report_dir, _provenance(suite, suite_hash, specs, out),
                           k=suite.evaluation.final_k)
     (report_dir / "summary.md").write_text(result.markdown)
+    from harness.analysis.marl_eval import to_marl_eval, write_json
+
+    write_json(to_marl_eval(frame, env_name=_env_family(specs), metric=["win_rate", "return_mean"],
+                            k=suite.evaluation.final_k), report_dir / "marl_eval.json")
     stamp.write_text(fingerprint)
+    print(f"report written to {report_dir}")
+    print(result.markdown)
+    return EXIT_OK
+
+
+def _env_family(specs) -> str:
+    from harness.envs import scenario
+
+    families = sorted({scenario(s.scenario).family for s in specs})
+    return families[0] if len(families) == 1 else "mixed"
+
+
+def cmd_import_marl_eval(args) -> int:
+    """Report on results from another framework given as marl-eval JSON (nothing is run)."""
+    from harness.analysis.frame import FRAME_COLUMNS
+    from harness.analysis.marl_eval import from_marl_eval, read_json
+    from harness.reports.build import build_report
+    from harness.suite.models import Budget, Evaluation, Suite
+
+    import pandas as pd
+
+    try:
+        frame = from_marl_eval(read_json(args.file), suite=args.name)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        print(f"{args.file}: not readable as marl-eval JSON: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if frame.empty:
+        print(f"{args.file}: no runs found", file=sys.stderr)
+        return EXIT_USAGE
+    frame = frame[FRAME_COLUMNS]
+    steps = sorted(frame["step"].unique())
+    gaps = [b - a for a, b in zip(steps, steps[1:]) if b > a]
+    budget = max(int(steps[-1]), 1)
+    suite = Suite(name=args.name, seeds=sorted(int(x) for x in frame["seed"].unique()),
+                  budget=Budget(env_steps=budget), evaluation=Evaluation(interval=min(gaps or [budget]), final_k=args.k),
+                  algorithms=sorted(frame["algorithm"].unique()), scenarios=sorted(frame["scenario"].unique()))
+    runs = frame.groupby("run_id").first().reset_index()[["run_id", "suite", "algorithm", "scenario", "seed", "status"]]
+    runs = runs.assign(reason="", device="", simulator="")
+    report_dir = Path(args.report_dir) if args.report_dir else Path("reports") / args.name
+    result = build_report(frame, pd.DataFrame(runs), suite, report_dir,
+                          {"source": str(args.file), "suite": args.name, "imported": "marl-eval JSON"}, k=args.k)
+    (report_dir / "summary.md").write_text(result.markdown)
     print(f"report written to {report_dir}")
     print(result.markdown)
     return EXIT_OK
@@ -187,7 +233,7 @@ def cmd_regress(args) -> int:
     ids = [s.run_id for s in specs]
     per_run = per_run_metrics(load_frame(out, ids), k=suite.evaluation.final_k)
     if args.record:
-        regress.record_baseline(per_run, Path(args.baseline), metric=args.metric,
+        regress.record_baseline(per_run, Path(args.baseline), metric=args.metric or "final_win_rate",
                                 provenance=_provenance(suite, h, specs, out))
         print(f"baseline recorded in {args.baseline}")
         return EXIT_OK
@@ -236,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = suite_cmd("regress", "compare fresh results with a recorded baseline (exit 1 on regression)")
     sp.add_argument("--baseline", required=True, help="baseline JSON file")
     sp.add_argument("--record", action="store_true", help="record the current results as the baseline")
-    sp.add_argument("--metric", default="final_win_rate")
+    sp.add_argument("--metric", default=None, help="default: the baseline's metric when comparing, final_win_rate when recording")
     sp.add_argument("--test", default="welch", choices=["welch", "mannwhitney"])
     sp.add_argument("--alpha", type=float, default=0.05)
     sp.add_argument("--tolerance", type=float, default=0.0, help="allowed drop before a test can fire")
@@ -244,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     suite_cmd("validate", "check a suite file (exit 2 with file:line: key: error)", out=False).set_defaults(
         func=cmd_validate)
     suite_cmd("list", "list the runs a suite expands to", out=False).set_defaults(func=cmd_list)
+    sp = sub.add_parser("import-marl-eval", help="report on results given as marl-eval JSON")
+    sp.add_argument("file", help="marl-eval JSON file")
+    sp.add_argument("--name", default="imported", help="name of the report (default: imported)")
+    sp.add_argument("--report-dir", help="report folder (default reports/<name>)")
+    sp.add_argument("--k", type=int, default=1, help="final metrics = mean of the last k evaluations")
+    sp.set_defaults(func=cmd_import_marl_eval)
     sp = sub.add_parser("schema", help="print the JSON schema of the suite format")
     sp.add_argument("--output", "-o", help="write to this file instead of stdout")
     sp.set_defaults(func=cmd_schema)

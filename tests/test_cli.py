@@ -85,3 +85,18 @@ def test_schema_is_printed_as_json(tmp_path):
     proc = harness("schema", cwd=tmp_path)
     schema = json.loads(proc.stdout)
     assert "properties" in schema and "algorithms" in schema["properties"]
+
+
+def test_marl_eval_export_imports_back_to_the_same_table(finished):
+    root, _ = finished
+    exported = root / "reports" / "cli-e2e" / "marl_eval.json"
+    data = json.loads(exported.read_text())
+    run = data["matrix"]["mipi_matrix"]["vdn"]["run_0"]
+    assert run["step_0"]["step_count"] == 0 and "win_rate" in run["absolute_metrics"]
+    proc = harness("import-marl-eval", str(exported), "--name", "back", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    ours = [line for line in (root / "reports" / "cli-e2e" / "main.md").read_text().splitlines()
+            if line.startswith("| vdn") or line.startswith("| qmix")]
+    back = [line for line in (root / "reports" / "back" / "main.md").read_text().splitlines()
+            if line.startswith("| vdn") or line.startswith("| qmix")]
+    assert sorted(ours) == sorted(back)

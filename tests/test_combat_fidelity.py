@@ -25,9 +25,9 @@ ATTACK_BIAS = 0.2
 TO_SMAX_MOVE = np.array([4, 4, 0, 2, 1, 3])
 
 
-@pytest.fixture
-def no_jitter(monkeypatch):
-    """SMAX's only in-step randomness is the cooldown jitter; make it zero."""
+def _no_jitter(monkeypatch):
+    """SMAX's only in-step randomness is the cooldown jitter; make it zero (after SMAX's reset drew
+    the random start positions)."""
     def zero_uniform(key, shape=(), dtype=jnp.float32, minval=0.0, maxval=1.0):
         return jnp.zeros(shape, dtype=dtype)
     monkeypatch.setattr(jax.random, "uniform", zero_uniform)
@@ -55,11 +55,12 @@ def _random_available(avail: torch.Tensor, rng: np.random.Generator, attack_bias
 
 
 @pytest.mark.parametrize("name", ["3m", "2s3z", "6h_vs_8z", "5m_vs_6m"])
-def test_trajectories_match_smax(name, no_jitter):
+def test_trajectories_match_smax(name, monkeypatch):
     spec = MAPS[name]
     scenario = smax.map_name_to_scenario(name)
     ref = smax.SMAX(scenario=scenario)
     _, ref_state = ref.reset(jax.random.PRNGKey(3))
+    _no_jitter(monkeypatch)
     env = make_env(name, batch_size=1, seed=0, rules=Rules.smax(cooldown_jitter=False))
     allies = tuple(t for t, c in spec.allies for _ in range(c))
     enemies = tuple(t for t, c in spec.enemies for _ in range(c))

@@ -12,7 +12,7 @@ import torch
 
 from harness.envs.base import BatchedEnv, EnvInfo, EnvStep, check_actions
 from harness.envs.combat.generators import Composition, CompositionGenerator, WeightedGenerator, team_label
-from harness.envs.combat.mechanics import (N_MOVE, BattleState, Rules, direction_table, new_state, pairwise,
+from harness.envs.combat.mechanics import (DYNAMIC_FIELDS, N_MOVE, BattleState, Rules, direction_table, new_state, pairwise,
                                            plan_orders, push_apart, world_tick)
 from harness.envs.combat.observations import (Layout, agent_observations, available_actions, entity_view,
                                               global_state, type_bits)
@@ -51,6 +51,8 @@ class CombatEnv(BatchedEnv):
         shields = any(PROFILES[rules.profile][t].shield > 0 for t in unit_types)
         self.layout = Layout(a_max, n_max, n_actions, tuple(unit_types), shields, self.map_size,
                              obs_last_action, state_last_action, entity_tags)
+        self._enemy_layout = Layout(a_max, n_max, N_MOVE + max(a_max, n_max), tuple(unit_types), shields,
+                                    self.map_size)
         kinds = {PROFILES[rules.profile][t].kind for t in unit_types}
         self.splash_kinds = (LINE in kinds, EXPLODE in kinds)  # (line splash, explosions) possible
         self.heals = heals  # healing possible
@@ -130,6 +132,7 @@ class CombatEnv(BatchedEnv):
     def _begin(self, state: BattleState) -> EnvStep:
         B = self.batch_size
         self.battle = state
+        self._bits = type_bits(state, self.layout)  # [B, U, n_bits]
         self._max_reward = self._episode_max_reward(state)
         self._tags = self._draw_tags(B)
         self._terminated = torch.zeros(B, dtype=torch.bool, device=self.device)
@@ -221,7 +224,7 @@ class CombatEnv(BatchedEnv):
             struck = torch.where(hit >= 0, hit, struck)
         state.last_action, state.attack_target, state.memory = joint, struck, memory
         state.t = before.t + 1
-        state = state.where(live, before)
+        state = state.where(live, before, DYNAMIC_FIELDS)
 
         enemy = slice(self.a_max, None)
         hp_before = (before.health + before.shield)[:, enemy]
@@ -245,6 +248,7 @@ class CombatEnv(BatchedEnv):
             fresh = self._spawn(allies, enemies)
             self.battle = fresh.where(restart, self.battle)
             self._max_reward = torch.where(restart, self._episode_max_reward(fresh), self._max_reward)
+            self._bits = torch.where(restart[:, None, None], type_bits(fresh, self.layout), self._bits)
             if self._tags is not None:
                 self._tags = torch.where(restart[:, None, None], self._draw_tags(self.batch_size), self._tags)
             for flag in ("_terminated", "_truncated", "_won"):
@@ -255,16 +259,14 @@ class CombatEnv(BatchedEnv):
     def _views(self, reward, terminated, truncated, won) -> EnvStep:
         st = self.battle
         self._delta, self._dist = pairwise(st.pos)
-        bits = type_bits(st, self.layout)
+        bits = self._bits
         done = terminated | truncated
         avail = available_actions(st, self.team, self.layout, self._dist, self.rules, side=0)
         # a finished battle offers only the no-op until it is reset
         noop_only = torch.zeros_like(avail)
         noop_only[..., 0] = True
         self._avail = torch.where(done[:, None, None], noop_only, avail)
-        enemy_layout = Layout(self.a_max, self.n_max, N_MOVE + (max(self.a_max, self.n_max)), self.layout.unit_types,
-                              self.layout.shields, self.map_size)
-        self._enemy_avail = available_actions(st, self.team, enemy_layout, self._dist, self.rules, side=1)
+        self._enemy_avail = available_actions(st, self.team, self._enemy_layout, self._dist, self.rules, side=1)
         obs = agent_observations(st, self.layout, self._delta, self._dist, self._avail, bits)
         entities, entity_mask, obs_mask = entity_view(st, self.layout, self._dist, bits, self._tags)
         enemy = slice(self.a_max, None)

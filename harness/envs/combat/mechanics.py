@@ -93,14 +93,22 @@ class BattleState:
     splash: torch.Tensor
     splash_width: torch.Tensor
 
-    def where(self, mask: torch.Tensor, other: "BattleState") -> "BattleState":
-        """Per battle: this state where ``mask [B]`` is True, else ``other``."""
+    def where(self, mask: torch.Tensor, other: "BattleState", names: tuple[str, ...] | None = None) -> "BattleState":
+        """Per battle: this state where ``mask [B]`` is True, else ``other`` (only ``names`` if given;
+        the other fields are taken from this state)."""
         out = {}
         for f in fields(self):
-            a, b = getattr(self, f.name), getattr(other, f.name)
-            m = mask.view(-1, *([1] * (a.dim() - 1)))
-            out[f.name] = torch.where(m, a, b)
+            a = getattr(self, f.name)
+            if names is None or f.name in names:
+                m = mask.view(-1, *([1] * (a.dim() - 1)))
+                a = torch.where(m, a, getattr(other, f.name))
+            out[f.name] = a
         return BattleState(**out)
+
+
+# Fields a step changes; the rest are fixed for the episode.
+DYNAMIC_FIELDS = ("pos", "health", "shield", "energy", "cooldown", "alive", "last_action", "attack_target",
+                  "memory", "t")
 
 
 def new_state(utype: torch.Tensor, pos: torch.Tensor, table: UnitTable, home: torch.Tensor) -> BattleState:
@@ -143,16 +151,20 @@ def reach(state: BattleState, rules: Rules) -> torch.Tensor:
 
 
 def push_apart(state: BattleState, rules: Rules) -> torch.Tensor:
-    """SMAX's collision step: overlapping live ground units move apart by half their overlap."""
+    """SMAX's collision step: each pair of overlapping live ground units moves apart by half its overlap:
+    ``p_i += sum_j (p_i - p_j) * relu((r_i + r_j) / |p_i - p_j| - 1) / 2`` (x and y kept apart for speed).
+    """
+    U = state.pos.shape[1]
     mover = state.alive if rules.air_collides else state.alive & ~state.air  # [B, U]
     pair = mover[:, :, None] & mover[:, None, :]  # [B, U, U]
-    delta = state.pos[:, :, None, :] - state.pos[:, None, :, :]  # [B, U, U, 2]: p_i - p_j
-    eye = torch.eye(state.pos.shape[1], device=state.pos.device)
-    dist = torch.linalg.vector_norm(delta, dim=-1) + eye + 1e-6  # [B, U, U]
+    x, y = state.pos[..., 0], state.pos[..., 1]  # [B, U]
+    dx = x[:, :, None] - x[:, None, :]  # [B, U, U]: x_i - x_j
+    dy = y[:, :, None] - y[:, None, :]
+    dist = torch.sqrt(dx * dx + dy * dy) + (torch.eye(U, device=dx.device) + 1e-6)
     radii = state.radius[:, :, None] + state.radius[:, None, :]
-    overlap = torch.where(pair, torch.relu(radii / dist - 1.0), torch.zeros_like(dist))
-    moved = state.pos + (delta * overlap[..., None]).sum(dim=2) / 2
-    return torch.where(state.alive[..., None], moved, state.pos)
+    overlap = torch.where(pair, torch.relu(radii / dist - 1.0), 0.0)  # [B, U, U]
+    shift = torch.stack([(dx * overlap).sum(-1), (dy * overlap).sum(-1)], dim=-1)  # [B, U, 2]
+    return torch.where(state.alive[..., None], state.pos + shift / 2, state.pos)
 
 
 def _segment_distance(p: torch.Tensor, centre: torch.Tensor, direction: torch.Tensor, half: torch.Tensor):

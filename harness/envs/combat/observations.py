@@ -4,6 +4,7 @@ available-action masks.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -102,6 +103,14 @@ def available_actions(state: BattleState, team: torch.Tensor, layout: Layout, di
     return torch.cat([head, targets], dim=-1)  # [B, S, n_actions]
 
 
+@functools.lru_cache(maxsize=64)
+def _other_allies(A: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index tensors picking, for each agent, every other agent ``[A, 1]`` and ``[A, A-1]``."""
+    others = torch.tensor([[j for j in range(A) if j != i] for i in range(A)], dtype=torch.long,
+                          device=device).view(A, max(A - 1, 0))
+    return torch.arange(A, device=device)[:, None], others
+
+
 def agent_observations(state: BattleState, layout: Layout, delta: torch.Tensor, dist: torch.Tensor,
                        avail: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
     """SMAC-style observations of the agents ``[B, A, obs_dim]`` (zeros for dead agents)."""
@@ -130,9 +139,8 @@ def agent_observations(state: BattleState, layout: Layout, delta: torch.Tensor, 
         last = torch.nn.functional.one_hot(state.last_action[:, :A], layout.n_actions).to(torch.float32)
         ally_parts.append(last[:, None].expand(B, A, A, layout.n_actions))
     ally = torch.cat(ally_parts, dim=-1) * visible[:, :, :A, None]  # [B, A, A, ally_dim]
-    others = torch.tensor([[j for j in range(A) if j != i] for i in range(A)], dtype=torch.long,
-                          device=dist.device).view(A, max(A - 1, 0))  # [A, A-1]
-    ally = ally[:, torch.arange(A, device=dist.device)[:, None], others]  # [B, A, A-1, ally_dim]
+    rows, others = _other_allies(A, dist.device)
+    ally = ally[:, rows, others]  # [B, A, A-1, ally_dim]
     own = [state.health[:, :A, None] / state.max_health[:, :A, None].clamp(min=1e-6)]
     if layout.shields:
         own.append(state.shield[:, :A, None] / state.max_shield[:, :A, None].clamp(min=1e-6))
