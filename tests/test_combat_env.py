@@ -168,6 +168,15 @@ def test_generators_enumerate_and_sample_weighted_teams():
     assert len(ranged) == sum(k + 1 for k in range(3, 9))
 
 
+def test_sets_have_the_task_counts_the_papers_report():
+    # OPT, Sec. 5: 3-8sz 39 tasks, 3-8MMM and 3-8csz 66, 5-11sz 63, 5-11csz and 5-11MMM 120
+    expected = {"3-8sz": 39, "3-8MMM": 66, "3-8csz": 66, "5-11sz": 63, "5-11csz": 120, "5-11MMM": 120}
+    for name, count in expected.items():
+        comps = make(name, batch_size=1).generator_spec.enumerate()
+        assert len(comps) == count, name
+        assert all(c.allies == c.enemies for c in comps)
+
+
 def test_bad_input_raises_clear_errors():
     env = make("3m", batch_size=2)
     step = env.reset()

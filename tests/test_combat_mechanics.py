@@ -28,7 +28,7 @@ def tick(env, targets: dict[int, int], moves: dict[int, tuple[float, float]] = {
         move[0, i] = torch.tensor(v)
     orders = plan_orders(env.battle, move, target, env.team, env.rules, any(env.splash_kinds))
     env.battle, hit = world_tick(env.battle, orders, env.team, env.rules, env.map_size, env.splash_kinds,
-                                 env.heals, env.rng)
+                                 env.heals, None)
     return hit
 
 

@@ -12,16 +12,14 @@ import torch
 
 from harness.envs.base import BatchedEnv, EnvInfo, EnvStep, check_actions
 from harness.envs.combat.generators import Composition, CompositionGenerator, WeightedGenerator, team_label
-from harness.envs.combat.mechanics import (DYNAMIC_FIELDS, N_MOVE, BattleState, Rules, direction_table, new_state, pairwise,
-                                           plan_orders, push_apart, world_tick)
-from harness.envs.combat.observations import (Layout, agent_observations, available_actions, entity_view,
-                                              global_state, type_bits)
+from harness.envs.combat.mechanics import N_MOVE, BattleState, Rules, direction_table, new_state, push_apart
+from harness.envs.combat.transition import episode_max_reward, transition
+from harness.envs.combat.observations import Layout, all_views, type_bits
 from harness.envs.combat.opponent import scripted_actions
 from harness.envs.combat.render_frame import RenderFrame
 from harness.envs.combat.units import EXPLODE, LINE, UNIT_TYPES, PROFILES, UnitTable, check_profile, unit_index
 
 SIMULATOR_VERSION = "0.1"
-KILL_BONUS, WIN_BONUS, MAX_RETURN = 10.0, 200.0, 20.0  # SMAC's reward constants
 
 
 class CombatEnv(BatchedEnv):
@@ -35,7 +33,8 @@ class CombatEnv(BatchedEnv):
                  device: torch.device | str = "cpu", seed: int = 0, a_max: int, n_max: int,
                  unit_types: Sequence[str], episode_limit: int, map_size: float = 32.0,
                  rules: Rules = Rules(), autoreset: bool = False, obs_last_action: bool = False,
-                 state_last_action: bool = True, entity_tags: bool = False, invalid_actions: str = "raise"):
+                 state_last_action: bool = True, entity_tags: bool = False, invalid_actions: str = "raise",
+                 compile: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if invalid_actions not in ("raise", "stop"):
@@ -60,6 +59,11 @@ class CombatEnv(BatchedEnv):
         self.team = torch.cat([torch.zeros(a_max, dtype=torch.long), torch.ones(n_max, dtype=torch.long)]).to(
             self.device)  # [U]
         self._dirs = direction_table(rules, self.device)  # [N_MOVE, 2]
+        # compile=True fuses a step's world ticks with torch.compile (faster for large B; the first
+        # step of each batch shape compiles, tens of seconds)
+        self._transition = torch.compile(transition, dynamic=False) if compile else transition
+        self._all_views = torch.compile(all_views, dynamic=False) if compile else all_views
+        self._scripted = torch.compile(scripted_actions, dynamic=False) if compile else scripted_actions
         self.rng = torch.Generator(device=self.device)
         self.rng.manual_seed(seed)
         self.info = EnvInfo(n_agents=a_max, n_actions=n_actions, obs_dim=self.layout.obs_dim,
@@ -133,18 +137,13 @@ class CombatEnv(BatchedEnv):
         B = self.batch_size
         self.battle = state
         self._bits = type_bits(state, self.layout)  # [B, U, n_bits]
-        self._max_reward = self._episode_max_reward(state)
+        self._max_reward = episode_max_reward(state, self.a_max)
         self._tags = self._draw_tags(B)
         self._terminated = torch.zeros(B, dtype=torch.bool, device=self.device)
         self._truncated = torch.zeros_like(self._terminated)
         self._won = torch.zeros_like(self._terminated)
         zero = torch.zeros(B, device=self.device)
         return self._views(zero, self._terminated, self._truncated, self._won)
-
-    def _episode_max_reward(self, state: BattleState) -> torch.Tensor:
-        enemy = slice(self.a_max, None)
-        hp = ((state.max_health + state.max_shield) * state.exists)[:, enemy].sum(1)
-        return hp + KILL_BONUS * state.exists[:, enemy].sum(1) + WIN_BONUS  # [B]
 
     def _draw_tags(self, n: int) -> torch.Tensor | None:
         if not self.layout.entity_tags:
@@ -154,22 +153,6 @@ class CombatEnv(BatchedEnv):
         return torch.nn.functional.one_hot(perm, E).to(torch.float32)
 
     # ----------------------------------------------------------------------------- stepping
-    def _decode(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Movement vectors ``[B, U, 2]`` and target slots ``[B, U]`` from SMAC-layout actions."""
-        st = self.battle
-        is_target = actions >= N_MOVE
-        k = actions - N_MOVE
-        heal = st.kind == 1
-        own = torch.where(self.team == 0, 0, self.a_max)
-        other = torch.where(self.team == 0, self.a_max, 0)
-        size_own = torch.where(self.team == 0, self.a_max, self.n_max)
-        size_other = torch.where(self.team == 0, self.n_max, self.a_max)
-        slot = torch.where(heal, own + k, other + k)
-        in_team = k < torch.where(heal, size_own, size_other)
-        target = torch.where(is_target & in_team, slot, torch.full_like(slot, -1))
-        move = self._dirs[actions.clamp(0, N_MOVE - 1)] * (actions < N_MOVE)[..., None]  # [B, U, 2]
-        return move, target
-
     def _check(self, actions: torch.Tensor, avail: torch.Tensor, live: torch.Tensor, who: str) -> torch.Tensor:
         n = avail.shape[-1]
         ok = (actions >= 0) & (actions < n)
@@ -206,51 +189,31 @@ class CombatEnv(BatchedEnv):
         live = ~done
         actions = self._check(actions, self._avail, live, "agent")
         if enemy_actions is None:
-            all_actions, memory = scripted_actions(self.battle, self.team, self.a_max, self._delta, self._dist,
+            all_actions, memory = self._scripted(self.battle, self.team, self.a_max, self._delta, self._dist,
                                                    self.rules)
             enemy_actions = all_actions[:, self.a_max:]
         else:
             memory = self.battle.memory
             enemy_actions = self._check(enemy_actions, self._enemy_avail, live, "enemy")
         joint = torch.cat([actions, enemy_actions], dim=1)  # [B, U]
-        move, target = self._decode(joint)
-        before = self.battle
-        orders = plan_orders(before, move, target, self.team, self.rules, any(self.splash_kinds))
-        state = before
-        struck = torch.full_like(target, -1)
-        for _ in range(self.rules.ticks_per_step):
-            state, hit = world_tick(state, orders, self.team, self.rules, self.map_size, self.splash_kinds,
-                                    self.heals, self.rng)
-            struck = torch.where(hit >= 0, hit, struck)
-        state.last_action, state.attack_target, state.memory = joint, struck, memory
-        state.t = before.t + 1
-        state = state.where(live, before, DYNAMIC_FIELDS)
-
-        enemy = slice(self.a_max, None)
-        hp_before = (before.health + before.shield)[:, enemy]
-        hp_after = (state.health + state.shield)[:, enemy]
-        damage = (hp_before - hp_after).clamp(min=0).sum(1)
-        kills = (before.alive & ~state.alive)[:, enemy].sum(1)
-        allies_alive = state.alive[:, :self.a_max].any(1)
-        enemies_alive = state.alive[:, enemy].any(1)
-        terminated = ~allies_alive | ~enemies_alive
-        won = ~enemies_alive & allies_alive
-        truncated = ~terminated & (state.t >= self.episode_limit)
-        reward = (damage + KILL_BONUS * kills + WIN_BONUS * won) / self._max_reward * MAX_RETURN
-        reward = torch.where(live, reward, torch.zeros_like(reward))
+        noise = (torch.rand(self.rules.ticks_per_step, *joint.shape, generator=self.rng, device=self.device)
+                 if self.rules.cooldown_jitter else None)  # [T, B, U]
+        state, reward, terminated, truncated, won = self._transition(
+            self.battle, joint, memory, live, self._max_reward, noise, self.team, self._dirs, self.rules,
+            self.a_max, self.n_max, self.map_size, self.splash_kinds, self.heals, self.episode_limit)
         self._terminated = torch.where(live, terminated, self._terminated)
         self._truncated = torch.where(live, truncated, self._truncated)
         self._won = torch.where(live, won, self._won)
         self.battle = state
 
         if self.autoreset and bool(restart.any()):
-            allies, enemies = self._sample(self.batch_size)
-            fresh = self._spawn(allies, enemies)
-            self.battle = fresh.where(restart, self.battle)
-            self._max_reward = torch.where(restart, self._episode_max_reward(fresh), self._max_reward)
-            self._bits = torch.where(restart[:, None, None], type_bits(fresh, self.layout), self._bits)
+            idx = restart.nonzero().squeeze(1)  # [R]: battles that start over
+            fresh = self._spawn(*self._sample(idx.numel()))
+            self.battle = self.battle.put(idx, fresh)
+            self._max_reward = self._max_reward.index_copy(0, idx, episode_max_reward(fresh, self.a_max))
+            self._bits = self._bits.index_copy(0, idx, type_bits(fresh, self.layout))
             if self._tags is not None:
-                self._tags = torch.where(restart[:, None, None], self._draw_tags(self.batch_size), self._tags)
+                self._tags = self._tags.index_copy(0, idx, self._draw_tags(idx.numel()))
             for flag in ("_terminated", "_truncated", "_won"):
                 setattr(self, flag, getattr(self, flag) & ~restart)
             reward = torch.where(restart, torch.zeros_like(reward), reward)
@@ -258,27 +221,14 @@ class CombatEnv(BatchedEnv):
 
     def _views(self, reward, terminated, truncated, won) -> EnvStep:
         st = self.battle
-        self._delta, self._dist = pairwise(st.pos)
-        bits = self._bits
-        done = terminated | truncated
-        avail = available_actions(st, self.team, self.layout, self._dist, self.rules, side=0)
-        # a finished battle offers only the no-op until it is reset
-        noop_only = torch.zeros_like(avail)
-        noop_only[..., 0] = True
-        self._avail = torch.where(done[:, None, None], noop_only, avail)
-        self._enemy_avail = available_actions(st, self.team, self._enemy_layout, self._dist, self.rules, side=1)
-        obs = agent_observations(st, self.layout, self._delta, self._dist, self._avail, bits)
-        entities, entity_mask, obs_mask = entity_view(st, self.layout, self._dist, bits, self._tags)
-        enemy = slice(self.a_max, None)
-        info = {
-            "dead_allies": (st.exists & ~st.alive)[:, :self.a_max].sum(1),
-            "dead_enemies": (st.exists & ~st.alive)[:, enemy].sum(1),
-            "episode_step": st.t.clone(),
-        }
-        return EnvStep(obs=obs, state=global_state(st, self.layout, bits), avail_actions=self._avail.clone(),
-                       agent_mask=st.exists[:, :self.a_max].clone(), reward=reward.to(torch.float32),
-                       terminated=terminated.clone(), truncated=truncated.clone(), battle_won=won.clone(),
-                       entities=entities, entity_mask=entity_mask, obs_mask=obs_mask, info=info)
+        v = self._all_views(st, self.team, self.layout, self._enemy_layout, self.rules, self._bits, self._tags,
+                            terminated | truncated)
+        self._delta, self._dist, self._avail, self._enemy_avail = v["delta"], v["dist"], v["avail"], v["enemy_avail"]
+        info = {"dead_allies": v["dead_allies"], "dead_enemies": v["dead_enemies"], "episode_step": st.t.clone()}
+        return EnvStep(obs=v["obs"], state=v["state"], avail_actions=self._avail.clone(), agent_mask=v["agent_mask"],
+                       reward=reward.to(torch.float32), terminated=terminated.clone(), truncated=truncated.clone(),
+                       battle_won=won.clone(), entities=v["entities"], entity_mask=v["entity_mask"],
+                       obs_mask=v["obs_mask"], info=info)
 
     # ----------------------------------------------------------------------------- inspection
     @property

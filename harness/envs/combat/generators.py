@@ -72,23 +72,41 @@ class CompositionGenerator:
         return allies[idx], enemies[idx]
 
 
-def ranged_teams(units: Sequence[tuple[str, tuple[int, int]]], sizes: tuple[int, int]) -> list[tuple[str, ...]]:
-    """All teams with per-type counts inside ``units`` ranges and a size inside ``sizes``."""
-    names = [name for name, _ in units]
+def _splits(n: int, parts: int):
+    """Every way to write ``n`` as an ordered sum of ``parts`` non-negative counts."""
+    if parts == 1:
+        yield (n,)
+        return
+    for first in range(n + 1):
+        for rest in _splits(n - first, parts - 1):
+            yield (first,) + rest
+
+
+def ranged_teams(groups: Sequence[tuple[Sequence[str], tuple[int, int]]], sizes: tuple[int, int]) -> list[tuple[str, ...]]:
+    """All teams taking a count inside each group's range, split among the group's types in every
+    way, with a total size inside ``sizes``."""
+    per_group = []
+    for types, (lo, hi) in groups:
+        options = []
+        for n in range(lo, hi + 1):
+            for split in _splits(n, len(types)):
+                options.append(tuple(itertools.chain.from_iterable([t] * c for t, c in zip(types, split))))
+        per_group.append(options)
     teams = []
-    for counts in itertools.product(*[range(lo, hi + 1) for _, (lo, hi) in units]):
-        if sizes[0] <= sum(counts) <= sizes[1]:
-            teams.append(tuple(itertools.chain.from_iterable([n] * c for n, c in zip(names, counts))))
+    for parts in itertools.product(*per_group):
+        team = tuple(itertools.chain.from_iterable(parts))
+        if sizes[0] <= len(team) <= sizes[1]:
+            teams.append(team)
     return teams
 
 
-def ranged_generator(units, agents: tuple[int, int], enemies: tuple[int, int] | None) -> CompositionGenerator:
-    """REFIL-style: every team in the ranges; enemies mirror the allies unless given a size range."""
-    ally_teams = ranged_teams(units, agents)
+def ranged_generator(groups, agents: tuple[int, int], enemies: tuple[int, int] | None) -> CompositionGenerator:
+    """REFIL-style: every team in the group ranges; enemies mirror the allies unless given a size range."""
+    ally_teams = ranged_teams(groups, agents)
     if enemies is None:
         comps = [Composition(t, t) for t in ally_teams]
     else:
-        comps = [Composition(a, e) for a in ally_teams for e in ranged_teams(units, enemies)]
+        comps = [Composition(a, e) for a in ally_teams for e in ranged_teams(groups, enemies)]
     return CompositionGenerator(comps)
 
 

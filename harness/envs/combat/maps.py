@@ -23,16 +23,20 @@ class MapSpec:
     map_size: float = 32.0
 
 
+Group = tuple[tuple[str, ...], tuple[int, int]]  # (unit types, (lo, hi) units of those types in total)
+
+
 @dataclass(frozen=True)
 class SetSpec:
-    """A multi-task set: the unit types it draws from, per-type count ranges and the agent range.
+    """A multi-task set (REFIL-style): unit groups, each with a count range, and the agent range.
 
-    ``agents`` is the widest allowed range of team sizes; a CompositionSpec narrows it.
-    Enemies mirror the allied team unless a spec asks for an enemy range.
+    A team takes a count inside each group's range and splits it among the group's types in every
+    possible way; ``agents`` bounds the team size and ``default_agents`` is the training range when
+    a spec does not say. Enemies mirror the allied team unless a spec asks for an enemy range.
     """
 
     name: str
-    units: tuple[tuple[str, tuple[int, int]], ...]
+    groups: tuple[Group, ...]
     agents: tuple[int, int]
     default_agents: tuple[int, int]
     episode_limit: int
@@ -41,7 +45,7 @@ class SetSpec:
 
     @property
     def unit_types(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.units)
+        return tuple(t for types, _ in self.groups for t in types)
 
 
 def _t(*pairs) -> Team:
@@ -83,19 +87,27 @@ INEXPRESSIBLE: dict[str, str] = {
     "2s_vs_1sc": "the enemy is a Spine Crawler (a static Zerg building); the unit set has no structures",
 }
 
-_SZ_UNITS = (("stalker", (0, 11)), ("zealot", (0, 11)))
-_CSZ_UNITS = (("colossus", (0, 2)), ("stalker", (0, 11)), ("zealot", (0, 11)))
-_MMM_UNITS = (("medivac", (0, 2)), ("marauder", (0, 11)), ("marine", (1, 11)))
+# Group ranges reproduce the task counts OPT reports: 3-8sz 39 tasks, 3-8MMM and 3-8csz 66 each,
+# 5-11sz 63, 5-11csz and 5-11MMM 120 (two mirrored teams per task).
+_SZ = ("stalker", "zealot")
+_MM = ("marine", "marauder")
 SETS: dict[str, SetSpec] = {s.name: s for s in (
-    SetSpec("3-8sz", _SZ_UNITS, (3, 8), (3, 8), 150, "REFIL: 3-8 stalkers and zealots per side"),
-    SetSpec("3-8MMM", _MMM_UNITS, (3, 8), (3, 8), 150, "REFIL: 3-8 marines, marauders and medivacs"),
-    SetSpec("3-8csz", _CSZ_UNITS, (3, 8), (3, 8), 150, "REFIL: 3-8 colossi, stalkers and zealots"),
-    SetSpec("5-11sz", _SZ_UNITS, (5, 11), (5, 11), 150, "OPT: 5-11 stalkers and zealots per side"),
-    SetSpec("5-11MMM", _MMM_UNITS, (5, 11), (5, 11), 150, "OPT: 5-11 marines, marauders and medivacs"),
-    SetSpec("5-11csz", _CSZ_UNITS, (5, 11), (5, 11), 150, "OPT: 5-11 colossi, stalkers and zealots"),
-    SetSpec("SZ", _SZ_UNITS, (3, 8), (3, 5), 150, "MIPI: stalkers and zealots; train 3-5, evaluate 6, 7, 8"),
-    SetSpec("CSZ", _CSZ_UNITS, (3, 8), (3, 5), 150, "MIPI: colossi, stalkers, zealots; train 3-5, evaluate 6-8"),
-    SetSpec("MMM-set", _MMM_UNITS, (3, 8), (3, 5), 150, "MIPI's MMM set (SMAC's MMM is the map): marines, marauders, medivacs; train 3-5, evaluate 6-8"),
+    SetSpec("3-8sz", ((_SZ, (3, 8)),), (3, 8), (3, 8), 150, "REFIL: 3-8 stalkers/zealots per side (39 tasks)"),
+    SetSpec("3-8MMM", ((_MM, (3, 6)), (("medivac",), (0, 2))), (3, 8), (3, 8), 150,
+            "REFIL: 3-6 marines/marauders and 0-2 medivacs per side (66 tasks)"),
+    SetSpec("3-8csz", ((_SZ, (3, 6)), (("colossus",), (0, 2))), (3, 8), (3, 8), 150,
+            "REFIL: 3-6 stalkers/zealots and 0-2 colossi per side (66 tasks)"),
+    SetSpec("5-11sz", ((_SZ, (5, 11)),), (5, 11), (5, 11), 150, "OPT: 5-11 stalkers/zealots per side (63 tasks)"),
+    SetSpec("5-11MMM", ((_MM, (5, 8)), (("medivac",), (0, 3))), (5, 11), (5, 11), 150,
+            "OPT: 5-8 marines/marauders and 0-3 medivacs per side (120 tasks)"),
+    SetSpec("5-11csz", ((_SZ, (5, 8)), (("colossus",), (0, 3))), (5, 11), (5, 11), 150,
+            "OPT: 5-8 stalkers/zealots and 0-3 colossi per side (120 tasks)"),
+    SetSpec("SZ", ((_SZ, (3, 8)),), (3, 8), (3, 5), 150,
+            "MIPI: stalkers/zealots, equal enemies; train 3-5 agents, evaluate 6, 7, 8"),
+    SetSpec("CSZ", ((_SZ, (1, 8)), (("colossus",), (0, 2))), (3, 8), (3, 5), 150,
+            "MIPI: stalkers/zealots and up to 2 colossi, equal enemies; train 3-5 agents, evaluate 6, 7, 8"),
+    SetSpec("MMM-set", ((_MM, (1, 8)), (("medivac",), (0, 2))), (3, 8), (3, 5), 150,
+            "MIPI's MMM set (SMAC's MMM is the map): marines/marauders and up to 2 medivacs; train 3-5, evaluate 6-8"),
 )}
 
 for _m in MAPS.values():

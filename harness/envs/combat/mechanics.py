@@ -106,6 +106,12 @@ class BattleState:
         return BattleState(**out)
 
 
+    def put(self, index: torch.Tensor, fresh: "BattleState") -> "BattleState":
+        """This state with battles ``index [R]`` replaced by the R battles of ``fresh``."""
+        return BattleState(**{f.name: getattr(self, f.name).index_copy(0, index, getattr(fresh, f.name))
+                              for f in fields(self)})
+
+
 # Fields a step changes; the rest are fixed for the episode.
 DYNAMIC_FIELDS = ("pos", "health", "shield", "energy", "cooldown", "alive", "last_action", "attack_target",
                   "memory", "t")
@@ -216,8 +222,9 @@ def plan_orders(state: BattleState, move: torch.Tensor, target: torch.Tensor, te
 
 def world_tick(state: BattleState, orders: Orders, team: torch.Tensor, rules: Rules, map_size: float,
                splash_kinds: tuple[bool, bool], heals: bool,
-               generator: torch.Generator) -> tuple[BattleState, torch.Tensor]:
-    """Advance every battle by one tick under ``orders``; ``team [U]`` is 0/1.
+               jitter: torch.Tensor | None) -> tuple[BattleState, torch.Tensor]:
+    """Advance every battle by one tick under ``orders``; ``team [U]`` is 0/1; ``jitter [B, U]`` is
+    U(0, 1) noise for the cooldown jitter (None when the rules have none).
 
     Returns the new state and the slot each unit attacked or healed this tick ``[B, U]`` (-1 none).
     """
@@ -280,8 +287,8 @@ def world_tick(state: BattleState, orders: Orders, team: torch.Tensor, rules: Ru
     # cooldowns: a unit that fired restarts its cooldown, the others count down
     fired = attack | heal
     new_cd = state.max_cooldown
-    if rules.cooldown_jitter:
-        new_cd = new_cd + (torch.rand(B, U, generator=generator, device=tgt.device) * 3 - 1) * dt
+    if jitter is not None:
+        new_cd = new_cd + (jitter * 3 - 1) * dt  # U(-dt, 2dt), SMAX's model of SC2's randomness
     cooldown = state.cooldown + torch.where(fired, new_cd - state.cooldown, -dt)
 
     if rules.walls_kill:
@@ -297,3 +304,19 @@ def world_tick(state: BattleState, orders: Orders, team: torch.Tensor, rules: Ru
         pushed = torch.where(alive[..., None], pushed, out.pos)
     out.pos = pushed
     return out, torch.where(fired, tgt, -1)
+
+
+def advance(state: BattleState, orders: Orders, team: torch.Tensor, rules: Rules, map_size: float,
+            splash_kinds: tuple[bool, bool], heals: bool,
+            noise: torch.Tensor | None) -> tuple[BattleState, torch.Tensor]:
+    """One agent step: ``rules.ticks_per_step`` world ticks under the same orders.
+
+    ``noise [T, B, U]`` feeds the cooldown jitter (None without). Returns the new state and, per
+    unit, the last slot it attacked or healed during the step ``[B, U]`` (-1 none).
+    """
+    struck = torch.full_like(orders.target, -1)
+    for k in range(rules.ticks_per_step):
+        state, hit = world_tick(state, orders, team, rules, map_size, splash_kinds, heals,
+                                None if noise is None else noise[k])
+        struck = torch.where(hit >= 0, hit, struck)
+    return state, struck

@@ -4,12 +4,11 @@ available-action masks.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import torch
 
-from harness.envs.combat.mechanics import N_MOVE, BattleState, Rules, reach
+from harness.envs.combat.mechanics import N_MOVE, BattleState, Rules, pairwise, reach
 from harness.envs.combat.units import HEAL, UNIT_TYPES
 
 
@@ -103,12 +102,11 @@ def available_actions(state: BattleState, team: torch.Tensor, layout: Layout, di
     return torch.cat([head, targets], dim=-1)  # [B, S, n_actions]
 
 
-@functools.lru_cache(maxsize=64)
 def _other_allies(A: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Index tensors picking, for each agent, every other agent ``[A, 1]`` and ``[A, A-1]``."""
-    others = torch.tensor([[j for j in range(A) if j != i] for i in range(A)], dtype=torch.long,
-                          device=device).view(A, max(A - 1, 0))
-    return torch.arange(A, device=device)[:, None], others
+    """Index tensors picking, for each agent i, every other agent: ``[A, 1]`` and ``[A, A-1]``."""
+    rows = torch.arange(A, device=device)[:, None]
+    k = torch.arange(max(A - 1, 0), device=device)[None, :]
+    return rows, k + (k >= rows).long()
 
 
 def agent_observations(state: BattleState, layout: Layout, delta: torch.Tensor, dist: torch.Tensor,
@@ -193,3 +191,26 @@ def entity_view(state: BattleState, layout: Layout, dist: torch.Tensor, bits: to
     entities = torch.cat(feats, dim=-1) * state.alive[..., None]  # [B, E, entity_dim]
     sees = (dist[:, :A] < state.sight_range[:, :A, None]) & state.alive[:, :A, None] & state.alive[:, None, :]
     return entities, state.alive.clone(), sees
+
+
+def all_views(state: BattleState, team: torch.Tensor, layout: Layout, enemy_layout: Layout, rules: Rules,
+              bits: torch.Tensor, tags: torch.Tensor | None, done: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every view of the state after a step, as one pure function (so that it can be compiled).
+
+    A finished battle (``done [B]``) offers its agents only the no-op until it is reset.
+    """
+    delta, dist = pairwise(state.pos)
+    avail = available_actions(state, team, layout, dist, rules, side=0)
+    noop_only = torch.zeros_like(avail)
+    noop_only[..., 0] = True
+    avail = torch.where(done[:, None, None], noop_only, avail)
+    entities, entity_mask, obs_mask = entity_view(state, layout, dist, bits, tags)
+    A = layout.a_max
+    dead = state.exists & ~state.alive
+    return dict(
+        delta=delta, dist=dist, avail=avail,
+        enemy_avail=available_actions(state, team, enemy_layout, dist, rules, side=1),
+        obs=agent_observations(state, layout, delta, dist, avail, bits),
+        state=global_state(state, layout, bits), entities=entities, entity_mask=entity_mask, obs_mask=obs_mask,
+        agent_mask=state.exists[:, :A].clone(), dead_allies=dead[:, :A].sum(1), dead_enemies=dead[:, A:].sum(1),
+    )

@@ -18,9 +18,10 @@ class RandomPolicy:
         self.rng.manual_seed(seed)
 
     def __call__(self, step: EnvStep) -> torch.Tensor:
-        avail = step.avail_actions.to(torch.float32)  # [B, A, n_actions]
-        B, A, n = avail.shape
-        return torch.multinomial(avail.view(B * A, n), 1, generator=self.rng).view(B, A)
+        avail = step.avail_actions  # [B, A, n_actions]
+        # the arg-max of i.i.d. uniform scores over the available actions is a uniform choice among them
+        scores = torch.rand(avail.shape, generator=self.rng, device=avail.device)
+        return torch.where(avail, scores, -1.0).argmax(dim=-1)
 
 
 class ScriptedPolicy:

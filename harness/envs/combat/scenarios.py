@@ -75,14 +75,17 @@ def build_generator(name: str, spec: CompositionSpec | None):
         if enemies is not None:
             raise ValueError(f"scenario {name!r}: explicit teams are mirrored; do not also give enemies")
         return CompositionGenerator(comps)
-    units = scen.units
+    groups = scen.groups
     if spec.units is not None:
         _check_names(name, "units", [t for t, _ in spec.units], allowed_types)
         for t, r in spec.units:
             _check_range(name, f"units[{t}]", tuple(r), (0, scen.agents[1]))
-        units = tuple((t, tuple(r)) for t, r in spec.units)
-    gen = ranged_generator(units, agents, enemies)
-    return gen
+        groups = tuple(((t,), tuple(r)) for t, r in spec.units)
+    try:
+        return ranged_generator(groups, agents, enemies)
+    except ValueError:
+        raise ValueError(f"scenario {name!r}: no team fits agents={agents} and the unit ranges "
+                         f"{groups}") from None
 
 
 def _check_names(name: str, key: str, names, allowed: Sequence[str]) -> None:

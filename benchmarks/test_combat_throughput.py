@@ -1,0 +1,86 @@
+"""Env steps per second of the combat simulator (eager and torch.compile'd) beside JaxMARL's SMAX
+(jitted and vmapped) on the same machine, random available actions, autoreset on.
+
+Run: pytest benchmarks/test_combat_throughput.py --benchmark-enable -m "not slow or slow"
+The figure to read is ``extra_info["env_steps_per_s"]`` (= B / mean seconds per step); no timing is
+asserted. SMAX rows are skipped when jaxmarl is not importable or SMAX lacks the scenario.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from harness.envs.combat import make_env
+from harness.envs.combat.policies import RandomPolicy
+
+SCENARIOS = ("3m", "5m_vs_6m", "27m_vs_30m", "3-8csz")
+BATCHES = (1, 1024)
+THREADS = int(os.environ.get("COMBAT_BENCH_THREADS", "1"))
+
+
+def _rounds(batch: int, scenario: str) -> int:
+    if batch == 1:
+        return 200
+    return 5 if scenario == "27m_vs_30m" else 20
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_combat_env_steps_per_second(benchmark, scenario, batch, mode):
+    torch.set_num_threads(THREADS)
+    env = make_env(scenario, batch_size=batch, seed=0, autoreset=True, compile=mode == "compiled")
+    policy = RandomPolicy(env, seed=0)
+    box = {"step": env.reset()}
+    for _ in range(3):  # warm-up (compiles in compiled mode)
+        box["step"] = env.step(policy(box["step"]))
+
+    def one_step():
+        box["step"] = env.step(policy(box["step"]))
+
+    benchmark.group = f"{scenario} B={batch}"
+    benchmark.pedantic(one_step, rounds=_rounds(batch, scenario), iterations=1, warmup_rounds=1)
+    benchmark.extra_info.update(simulator=f"combat-{mode}", threads=THREADS,
+                                env_steps_per_s=batch / benchmark.stats.stats.mean)
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_smax_env_steps_per_second(benchmark, scenario, batch):
+    pytest.importorskip("jaxmarl")
+    import jax
+    import jax.numpy as jnp
+    from jaxmarl.environments.smax import SMAX, map_name_to_scenario
+    from jaxmarl.environments.smax.smax_env import MAP_NAME_TO_SCENARIO
+
+    if scenario not in MAP_NAME_TO_SCENARIO:
+        pytest.skip(f"SMAX has no {scenario} (no colossus, no composition sets)")
+    env = SMAX(scenario=map_name_to_scenario(scenario))
+    agents = env.agents
+
+    def random_actions(key, state):
+        avail = env.get_avail_actions(state)
+        keys = jax.random.split(key, len(agents))
+        return {a: jax.random.categorical(k, jnp.log(avail[a].astype(jnp.float32))) for a, k in zip(agents, keys)}
+
+    def step_one(key, state):
+        k_act, k_step = jax.random.split(key)
+        _, state, _, _, _ = env.step(k_step, state, random_actions(k_act, state))
+        return state
+
+    step_batch = jax.jit(jax.vmap(step_one))
+    keys = jax.random.split(jax.random.PRNGKey(0), batch)
+    _, states = jax.jit(jax.vmap(env.reset))(keys)
+    box = {"states": step_batch(keys, states), "key": jax.random.PRNGKey(1)}
+    jax.block_until_ready(box["states"])
+
+    def one_step():
+        box["key"], sub = jax.random.split(box["key"])
+        box["states"] = step_batch(jax.random.split(sub, batch), box["states"])
+        jax.block_until_ready(box["states"])
+
+    benchmark.group = f"{scenario} B={batch}"
+    benchmark.pedantic(one_step, rounds=_rounds(batch, scenario), iterations=1, warmup_rounds=1)
+    benchmark.extra_info.update(simulator="smax-jit-vmap", env_steps_per_s=batch / benchmark.stats.stats.mean)
