@@ -5,7 +5,6 @@ import argparse
 import hashlib
 import json
 import sys
-import time
 from pathlib import Path
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
@@ -100,10 +99,9 @@ def cmd_status(args) -> int:
     for col in ("run id", "run", "status", "env steps", "reason"):
         table.add_column(col)
     for s in specs:
-        st = RunFiles.for_spec(out, s).status()
-        status = st["status"]
-        if status == "running" and time.time() - st.get("updated", 0) > 600:
-            status = "interrupted"
+        files = RunFiles.for_spec(out, s)
+        st = files.status()
+        status = "interrupted" if files.is_stale() else st["status"]
         counts[status] = counts.get(status, 0) + 1
         table.add_row(s.run_id, s.label, status, str(st.get("t_env", "")), st.get("reason", "") or "")
     Console().print(table)

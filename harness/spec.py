@@ -52,6 +52,7 @@ class RunSpec:
     eval_greedy: bool = True
     eval_seed: int = 1_000_003                # fixed seed of every evaluation round
     n_envs: int = 8                           # environments stepped together while training
+    updates_per_round: int = 1                # learner updates after each round of n_envs episodes
     checkpoint_interval: int = 0              # env steps between checkpoints (0: every evaluation)
     device: str = "auto"                      # "auto", "cpu", "cuda", "cuda:1", ...
     final_evaluations: int = 1                # k for "final" metrics = mean of the last k evaluations

@@ -66,6 +66,11 @@ def test_sigkill_at_arbitrary_moments_then_rerun_gives_identical_results(tmp_pat
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         kills += 1
+        if kills == 1:  # a killed run is reported as interrupted (resumable), never as running
+            status = subprocess.run([sys.executable, "-m", "harness", "status", str(suite), "--out", str(out)],
+                                    capture_output=True, text=True, timeout=120).stdout
+            assert "running" not in status.split("\n")[-2]
+            assert "interrupted" in status or "pending" in status
         # a run finished before this kill must never be touched again
         for d in (out / "runs").glob("*") if (out / "runs").exists() else []:
             st = json.loads((d / "status.json").read_text()) if (d / "status.json").exists() else {}

@@ -7,6 +7,8 @@ resumed after a kill ends with exactly the metrics of an uninterrupted run (on C
 from __future__ import annotations
 
 import math
+import os
+import socket
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -88,6 +90,7 @@ class RunLoop:
             "loop": asdict(self.state),
             "records": self.records,
         })
+        self.files.set_status(RUNNING, t_env=self.state.t_env)
 
     def restore(self) -> bool:
         ckpt = load_checkpoint(self.files.root)
@@ -141,7 +144,9 @@ class RunLoop:
             s.t_env += stats.env_steps
             s.episodes += len(stats.lengths)
             self.algorithm.observe(batch)
-            logs = self.algorithm.train(s.t_env, s.episodes, self.generator)
+            logs = None
+            for _ in range(spec.updates_per_round):
+                logs = self.algorithm.train(s.t_env, s.episodes, self.generator) or logs
             if logs is not None:
                 s.updates += 1
                 s.train_log = {k: float(v) for k, v in logs.items()} | {
@@ -161,8 +166,8 @@ def execute_run(spec: RunSpec, out_dir: Path, on_event: EventSink, device: str |
     try:
         loop = RunLoop(spec, out_dir, on_event, device)
         resumed = loop.restore()
-        files.set_status(RUNNING, device=str(loop.device), resumed=resumed,
-                         simulator=loop.env.info.simulator, started=started)
+        files.set_status(RUNNING, device=str(loop.device), resumed=resumed, simulator=loop.env.info.simulator,
+                         started=started, pid=os.getpid(), host=socket.gethostname())
         loop.run()
     except KeyboardInterrupt:
         raise

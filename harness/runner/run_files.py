@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,19 @@ class RunFiles:
         if not self.status_path.exists():
             return {"status": PENDING}
         return json.loads(self.status_path.read_text())
+
+    def is_stale(self) -> bool:
+        """A run marked running whose process on this host is gone (killed): resumable, not running."""
+        st = self.status()
+        if st.get("status") != RUNNING or st.get("host") != socket.gethostname() or not st.get("pid"):
+            return False
+        try:
+            os.kill(int(st["pid"]), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
 
     def set_status(self, status: str, **extra: Any) -> None:
         data = self.status() | {"status": status, "updated": time.time()} | extra

@@ -96,6 +96,7 @@ class Training(_Strict):
     """Training settings shared by every run of the suite."""
 
     n_envs: int = Field(default=8, gt=0)
+    updates_per_round: int = Field(default=1, gt=0)   # learner updates per collected batch of n_envs episodes
     checkpoint_interval: int = Field(default=0, ge=0)
 
 

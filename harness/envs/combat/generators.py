@@ -82,7 +82,8 @@ def _splits(n: int, parts: int):
             yield (first,) + rest
 
 
-def ranged_teams(groups: Sequence[tuple[Sequence[str], tuple[int, int]]], sizes: tuple[int, int]) -> list[tuple[str, ...]]:
+def ranged_teams(groups: Sequence[tuple[Sequence[str], tuple[int, int]]],
+                 sizes: tuple[int, int]) -> list[tuple[str, ...]]:
     """All teams taking a count inside each group's range, split among the group's types in every
     way, with a total size inside ``sizes``."""
     per_group = []

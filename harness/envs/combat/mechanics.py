@@ -6,7 +6,6 @@ with no health left and pushes overlapping units apart, the same order as JaxMAR
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields, replace
 
 import torch

@@ -91,7 +91,8 @@ def build_generator(name: str, spec: CompositionSpec | None):
 def _check_names(name: str, key: str, names, allowed: Sequence[str]) -> None:
     bad = [t for t in names if t not in allowed]
     if bad:
-        raise ValueError(f"scenario {name!r}: {key} names unit types {bad} not in this set; allowed: {', '.join(allowed)}")
+        raise ValueError(f"scenario {name!r}: {key} names unit types {bad} not in this set; "
+                         f"allowed: {', '.join(allowed)}")
 
 
 def _team_text(team) -> str:
