@@ -25,15 +25,16 @@ def resolve_device(device: str) -> torch.device:
 
 def git_state(root: Path | None = None) -> tuple[str, bool]:
     """(commit, dirty) of the repository holding this package; ("unknown", False) outside git."""
-    cwd = root or Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                                    capture_output=True, text=True, timeout=10).stdout.strip())
-        return commit, dirty
-    except (OSError, subprocess.SubprocessError):
-        return "unknown", False
+    for cwd in ([root] if root else [Path(__file__).resolve().parent.parent, Path.cwd()]):
+        try:
+            commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                                    timeout=10, check=True).stdout.strip()
+            dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                                        capture_output=True, text=True, timeout=10).stdout.strip())
+            return commit, dirty
+        except (OSError, subprocess.SubprocessError):
+            continue
+    return "unknown", False
 
 
 def device_description(device: torch.device) -> dict[str, str]:

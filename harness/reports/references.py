@@ -15,7 +15,10 @@ import pandas as pd
 
 from harness.spec import TRAIN_SET
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "suites" / "references" / "paper_tables.csv"
+_RELATIVE = Path("suites") / "references" / "paper_tables.csv"
+# the checkout holding this package (editable install), else the checkout the harness is run from
+DEFAULT_PATH = next((p for p in (Path(__file__).resolve().parents[2] / _RELATIVE, Path.cwd() / _RELATIVE)
+                     if p.exists()), Path(__file__).resolve().parents[2] / _RELATIVE)
 
 # our per-run metric -> the metric name the reference CSV uses
 PAPER_METRIC = {
