@@ -38,9 +38,10 @@ class Tracker:
     def __init__(self, out_dir: Path, suite: str, tracking_uri: str | None = None,
                  provenance: dict[str, str] | None = None) -> None:
         os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        logging.getLogger("mlflow").setLevel(logging.WARNING)
         from mlflow.tracking import MlflowClient  # lazy: importing mlflow takes seconds
+
+        for name in ("alembic", "mlflow"):  # after the import: mlflow sets its loggers up when imported
+            logging.getLogger(name).setLevel(logging.WARNING)
 
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -214,3 +214,33 @@ def test_render_frame_describes_one_battle():
     assert frame.positions.shape == (22, 2) and len(frame.unit_type) == 22
     assert (frame.team[:10] == 0).all() and (frame.team[10:] == 1).all()
     assert frame.step == 1 and frame.attack_target.max() < 22
+
+
+def test_explicit_teams_enemy_ranges_and_view_options():
+    teams = (("stalker", "stalker", "zealot"), ("zealot",) * 4)
+    env = make_env("SZ", batch_size=16, seed=0, composition=CompositionSpec(teams=teams))
+    env.reset()
+    assert set(env.compositions()) <= {"2s1z_vs_2s1z", "4z_vs_4z"}
+    uneven = make_env("SZ", batch_size=32, seed=0, composition=CompositionSpec(agents=(3, 3), enemies=(4, 5)))
+    uneven.reset()
+    assert uneven.info.n_agents == 3 and uneven.n_max == 5
+    assert {len(label.split("_vs_")[1]) > 0 for label in uneven.compositions()} == {True}
+    assert set((uneven.battle.exists[:, 3:].sum(1)).tolist()) <= {4, 5}
+    plain = make_env("3m", batch_size=2, seed=0)
+    rich = make_env("3m", batch_size=2, seed=0, obs_last_action=True, entity_tags=True)
+    assert rich.info.obs_dim == plain.info.obs_dim + 2 * rich.info.n_actions
+    assert rich.info.entity_dim == plain.info.entity_dim + rich.info.n_entities
+    step = rich.reset()
+    tags = step.entities[..., -rich.info.n_entities:]
+    assert torch.equal(tags.sum(-1), torch.ones(2, 6)) and torch.equal(tags.sum(-2), torch.ones(2, 6))
+    step = rich.step(torch.ones(2, 3, dtype=torch.long))
+    assert step.obs.shape == (2, 3, rich.info.obs_dim)
+
+
+def test_reset_with_a_seed_repeats_the_episode():
+    env = make("3-8csz", batch_size=4, seed=0)
+    a = env.reset(seed=11)
+    labels = env.compositions()
+    env.reset(seed=12)
+    b = env.reset(seed=11)
+    assert torch.equal(a.state, b.state) and env.compositions() == labels

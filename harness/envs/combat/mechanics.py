@@ -104,7 +104,6 @@ class BattleState:
             out[f.name] = a
         return BattleState(**out)
 
-
     def put(self, index: torch.Tensor, fresh: "BattleState") -> "BattleState":
         """This state with battles ``index [R]`` replaced by the R battles of ``fresh``."""
         return BattleState(**{f.name: getattr(self, f.name).index_copy(0, index, getattr(fresh, f.name))
