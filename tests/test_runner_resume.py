@@ -112,3 +112,23 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_work(tmp_path, reference):
     log, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, log
     assert _evals(out) == _evals(ref_out)
+
+
+def test_kill_between_first_evaluation_and_first_checkpoint_leaves_no_duplicate_records(tmp_path):
+    """Records written before any checkpoint existed are dropped when the run starts again."""
+    from harness.runner.loop import RunLoop, execute_run
+    from harness.runner.run_files import RunFiles
+    from harness.spec import RunSpec
+
+    spec = RunSpec(suite="window", algorithm="vdn", algorithm_config={"batch_size": 8}, scenario="climbing",
+                   seed=0, budget_env_steps=400, eval_interval=200, eval_episodes=8, device="cpu")
+    execute_run(spec, tmp_path / "ref", lambda e: None)
+    # the killed process: its first evaluation reached the files, its first checkpoint did not
+    files = RunFiles.for_spec(tmp_path / "killed", spec)
+    files.create(spec)
+    RunLoop(spec, tmp_path / "killed", lambda e: None, device="cpu").evaluate_now()
+    assert not (files.root / "checkpoint.pt").exists() and files.evals_path.exists()
+    execute_run(spec, tmp_path / "killed", lambda e: None)
+    ref = RunFiles.for_spec(tmp_path / "ref", spec)
+    assert files.evals_path.read_text() == ref.evals_path.read_text()
+    assert files.episodes_path.read_text() == ref.episodes_path.read_text()

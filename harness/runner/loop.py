@@ -93,8 +93,12 @@ class RunLoop:
         self.files.set_status(RUNNING, t_env=self.state.t_env)
 
     def restore(self) -> bool:
+        """Resume from the last checkpoint, or start clean; either way the run's record files are
+        cut back to exactly what the restored state has produced (a kill may have left more)."""
         ckpt = load_checkpoint(self.files.root)
         if ckpt is None:
+            for path in (self.files.episodes_path, self.files.evals_path, self.files.train_path):
+                path.unlink(missing_ok=True)
             return False
         self.algorithm.load_state_dict(ckpt["algorithm"])
         self.generator.set_state(ckpt["generator"])
@@ -106,6 +110,8 @@ class RunLoop:
         # drop anything written after the checkpoint, so the files match the resumed state
         self.files.rewrite(self.files.episodes_path, self.records)
         self.files.rewrite(self.files.evals_path, summarise(self.records))
+        train = [r for r in RunFiles.read_jsonl(self.files.train_path) if r["step"] <= self.state.t_env]
+        self.files.rewrite(self.files.train_path, train)
         return True
 
     # -- the loop ------------------------------------------------------------------------------
