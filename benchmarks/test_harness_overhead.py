@@ -42,7 +42,7 @@ def test_tracking_overhead(benchmark, tmp_path, scenario):
     budget = SCENARIOS[scenario]
     tracker = Tracker(tmp_path / "tracked", "overhead")  # suite-level setup, once per suite
     bare, tracked = [], []
-    for rep in range(3):  # interleave to cancel drift in machine load
+    for rep in range(5):  # interleave to cancel drift in machine load
         bare.append(_bare(_spec(scenario, budget, rep), tmp_path / "bare"))
         tracked.append(_tracked(_spec(scenario, budget, rep), tmp_path / "tracked", tracker))
     overhead = statistics.median(tracked) / statistics.median(bare) - 1.0

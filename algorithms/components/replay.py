@@ -88,7 +88,8 @@ class EpisodeReplay:
 
     def state_dict(self) -> dict[str, Any]:
         return {"index": self.index, "size": self.size,
-                "storage": {k: v[: self.size].cpu() for k, v in self.storage.items()}}
+                # clone: saving a view would serialise the whole preallocated buffer
+                "storage": {k: v[: self.size].cpu().clone() for k, v in self.storage.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.index, self.size = state["index"], state["size"]
