@@ -216,6 +216,8 @@ def cmd_run(args) -> int:
               f"{outcome.skipped} already done; results in {out}")
     for label, reason in outcome.failed:
         print(f"  failed: {label}: {reason}", file=sys.stderr)
+    for label in outcome.busy:
+        print(f"  skipped: {label} is being executed by another harness process", file=sys.stderr)
     if not args.no_report:
         return _report(args, suite, specs, h, force=ran > 0)
     return EXIT_OK

@@ -29,6 +29,7 @@ class _Crash(ValueBased):
 
 @pytest.fixture
 def probes(monkeypatch):
+    registry.available()  # load the real algorithms first, so they are in the table restored afterwards
     table = dict(registry._ALGORITHMS)
     table.update({"nan_probe": _NaNLoss, "crash_probe": _Crash})
     monkeypatch.setattr(registry, "_ALGORITHMS", table)
@@ -70,3 +71,51 @@ def test_process_pool_records_failures_and_finishes_the_rest(tmp_path):
     outcome = run_specs([bad, good], tmp_path, suite_name="failures", workers=2, executor="process")
     assert outcome.done == [good.run_id]
     assert len(outcome.failed) == 1 and "allowed" in outcome.failed[0][1]
+
+
+def test_a_run_held_by_another_process_is_skipped_not_run_twice(tmp_path):
+    from harness.runner.run_files import RunFiles
+
+    spec = _spec("vdn")
+    with RunFiles.for_spec(tmp_path, spec).lock():  # as if another harness process were executing it
+        outcome = run_specs([spec], tmp_path, suite_name="failures", executor="inline")
+    assert outcome.busy == [spec.label] and not outcome.done and not outcome.failed
+    assert RunFiles.for_spec(tmp_path, spec).status()["status"] == "pending"
+    assert run_specs([spec], tmp_path, suite_name="failures", executor="inline").done == [spec.run_id]
+
+
+def test_pool_workers_exit_when_the_parent_is_killed(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("""
+name: orphans
+seeds: 2
+device: cpu
+budget: {env_steps: 200000}
+evaluation: {interval: 100000, episodes: 4}
+algorithms: [iql]
+scenarios: [climbing]
+""")
+    parent = subprocess.Popen([sys.executable, "-m", "harness", "run", str(suite), "--out", str(tmp_path / "out"),
+                               "--workers", "2", "--no-report", "--no-tracking"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    workers: list[int] = []
+    while time.time() < deadline and len(workers) < 2:
+        time.sleep(1.0)
+        out = subprocess.run(["ps", "-eo", "pid,ppid"], capture_output=True, text=True).stdout.split("\n")[1:]
+        workers = [int(p) for p, pp in (line.split() for line in out if line.strip()) if int(pp) == parent.pid]
+        workers = [w for w in workers if "spawn_main" in open(f"/proc/{w}/cmdline").read().replace("\0", " ")]
+    assert len(workers) == 2
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 60  # a worker may still be importing torch when its parent dies
+    while time.time() < deadline and any(os.path.exists(f"/proc/{w}") for w in workers):
+        time.sleep(0.5)
+    alive = [w for w in workers if os.path.exists(f"/proc/{w}") and "Z" not in open(f"/proc/{w}/stat").read().split()[2]]
+    assert not alive, f"workers {alive} outlived their killed parent"

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import threading
+import time
 import queue as queue_mod
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -27,10 +30,20 @@ class InlineExecutor:
 _QUEUE: "mp.Queue | None" = None
 
 
-def _init_worker(q: "mp.Queue", threads: int) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent died (SIGKILL leaves no chance to stop it) exits instead of running on."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _init_worker(q: "mp.Queue", threads: int, parent: int) -> None:
     global _QUEUE
     _QUEUE = q
     torch.set_num_threads(threads)
+    # the parent's pid comes from the parent: it may have died before this worker finished starting
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
 def _worker(spec: RunSpec, out_dir: Path, device: str | None) -> dict:
@@ -57,7 +70,7 @@ class ProcessExecutor:
         results: list[dict] = []
         devices = _devices(len(specs))
         pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(events, threads))
+                                   initargs=(events, threads, os.getpid()))
         try:
             futures: dict[Future, RunSpec] = {}
             for spec, dev in zip(specs, devices):

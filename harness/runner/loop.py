@@ -24,7 +24,7 @@ from harness.provenance import resolve_device
 from harness.runner.checkpoint import load_checkpoint, save_checkpoint
 from harness.runner.evaluation import evaluate, summarise
 from harness.runner.rollout import collect
-from harness.runner.run_files import DONE, FAILED, RUNNING, RunFiles
+from harness.runner.run_files import BUSY, DONE, FAILED, RUNNING, RunBusy, RunFiles
 from harness.runner.seeding import derive_seed
 from harness.spec import TRAIN_SET, RunSpec
 
@@ -167,6 +167,16 @@ def execute_run(spec: RunSpec, out_dir: Path, on_event: EventSink, device: str |
     """Run (or resume) one spec to completion; failures are recorded, never raised (Ctrl-C excepted)."""
     files = RunFiles.for_spec(out_dir, spec)
     files.create(spec)
+    try:
+        with files.lock():
+            return _execute_locked(spec, out_dir, on_event, device, files)
+    except RunBusy as err:
+        on_event({"type": "end", "run_id": spec.run_id, "status": BUSY, "reason": str(err)})
+        return {"run_id": spec.run_id, "status": BUSY, "reason": str(err)}
+
+
+def _execute_locked(spec: RunSpec, out_dir: Path, on_event: EventSink, device: str | None,
+                    files: RunFiles) -> dict[str, Any]:
     started = time.time()
     on_event({"type": "start", "run_id": spec.run_id, "label": spec.label})
     try:

@@ -28,7 +28,7 @@ class SuiteProgress:
         self.suite = suite
         self.specs = {s.run_id: s for s in specs}
         self.total = len(specs) + already_done
-        self.done, self.failed = already_done, 0
+        self.done, self.failed, self.busy = already_done, 0, 0
         self.active: dict[str, ActiveRun] = {}
         self.console = console or Console(stderr=True)
         self.live: Live | None = None
@@ -47,7 +47,7 @@ class SuiteProgress:
 
     @property
     def pending(self) -> int:
-        return self.total - self.done - self.failed - len(self.active)
+        return self.total - self.done - self.failed - self.busy - len(self.active)
 
     def handle(self, event: dict) -> None:
         rid, kind = event["run_id"], event["type"]
@@ -64,6 +64,8 @@ class SuiteProgress:
             run = self.active.pop(rid, None)
             if event["status"] == "done":
                 self.done += 1
+            elif event["status"] == "busy":
+                self.busy += 1
             else:
                 self.failed += 1
             if self.live is None:

@@ -4,17 +4,24 @@ These are the run's ground truth: the tracker mirrors them into MLflow, and anal
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 from harness.spec import RunSpec
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+BUSY = "busy"  # outcome of a run another process is executing right now
+
+
+class RunBusy(RuntimeError):
+    """Another process holds this run's lock."""
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -49,6 +56,23 @@ class RunFiles:
         if not self.status_path.exists():
             return {"status": PENDING}
         return json.loads(self.status_path.read_text())
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run's lock for as long as this process executes it (released if the process dies).
+
+        Raises RunBusy if another process holds it, so a run is never executed twice at once.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunBusy(f"run {self.root.name} is being executed by another process") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def is_stale(self) -> bool:
         """A run marked running whose process on this host is gone (killed): resumable, not running."""

@@ -8,7 +8,7 @@ from typing import Callable
 
 from harness.runner.executors import make_executor
 from harness.runner.progress import SuiteProgress
-from harness.runner.run_files import DONE, FAILED, PENDING, RUNNING, RunFiles
+from harness.runner.run_files import BUSY, DONE, FAILED, PENDING, RUNNING, RunFiles
 from harness.spec import RunSpec
 
 
@@ -18,6 +18,7 @@ class SuiteOutcome:
     skipped: int
     done: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)   # runs another process was executing
     interrupted: bool = False
 
 
@@ -62,10 +63,12 @@ def run_specs(specs: list[RunSpec], out_dir: Path, *, suite_name: str, workers: 
         if event["type"] == "eval" and tracker is not None:
             tracker.log_evaluations(spec, event["summary"], event.get("train"))
         elif event["type"] == "end":
-            if tracker is not None:
+            if tracker is not None and event["status"] != BUSY:
                 tracker.sync(RunFiles.for_spec(out_dir, spec))
             if event["status"] == DONE:
                 outcome.done.append(spec.run_id)
+            elif event["status"] == BUSY:
+                outcome.busy.append(spec.label)
             else:
                 outcome.failed.append((spec.label, event.get("reason", "")))
 
