@@ -135,3 +135,9 @@ def test_gate_false_alarm_rate_on_unchanged_data_is_not_above_alpha(test):
     trials, alpha = 1_000, 0.05
     rate = _flag_rate(test, trials=trials, shift_sd=0.0, seed=2)
     assert rate <= alpha + 2.33 * np.sqrt(alpha * (1 - alpha) / trials)
+
+
+@pytest.mark.parametrize("test", ["welch", "mannwhitney"])
+def test_gate_false_alarms_in_200_unchanged_trials_stay_within_alpha(test):
+    """The acceptance wording: 200 trials of unchanged data (fixed seed), false alarms <= alpha."""
+    assert _flag_rate(test, trials=200, shift_sd=0.0, seed=2) <= 0.05
