@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -206,8 +208,9 @@ def cmd_run(args) -> int:
     outcome = run_specs(specs, out, suite_name=suite.name, workers=args.workers, executor=args.executor,
                         tracker_factory=tracker_factory, retry_failed=args.retry_failed)
     if outcome.interrupted:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print(f"interrupted: finished work is kept in {out}; run the same command to resume", file=sys.stderr)
-        return 130
+        _exit_interrupted()
     ran = len(outcome.done) + len(outcome.failed)
     if ran == 0:
         print(f"all {outcome.total} runs of {suite.name} already done ({outcome.skipped} skipped) in {out}")
@@ -253,6 +256,14 @@ def cmd_render(args) -> int:
     path = record_episode(args.scenario, policy=args.policy, path=Path(args.out), seed=args.seed)
     print(f"wrote {path}")
     return EXIT_OK
+
+
+def _exit_interrupted() -> None:
+    """Leave with status 130 at once: all state is already on disk, and interpreter shutdown after a
+    Ctrl-C can itself be interrupted by a signal still in flight (seen as exit status -2)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,7 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:  # Ctrl-C anywhere (start-up, loading, reporting): no traceback
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean exit short
+        print("interrupted: finished work is kept; run the same command to resume", file=sys.stderr)
+        _exit_interrupted()
+    return 130  # pragma: no cover - _exit_interrupted does not return
 
 
 if __name__ == "__main__":
