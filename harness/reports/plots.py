@@ -46,7 +46,21 @@ def _curves(frame: pd.DataFrame, metric: str = "win_rate") -> pd.DataFrame:
     data = frame[(frame["metric"] == metric) & (frame["composition"].astype(str) == ALL)]
     if "status" in data:
         data = data[data["status"].fillna("done") != "failed"]
-    return data.dropna(subset=["value", "step"])
+    return _align_steps(data.dropna(subset=["value", "step"]))
+
+
+def _align_steps(data: pd.DataFrame) -> pd.DataFrame:
+    """Put the k-th evaluation of every run of a scenario at one step (the runs' median for k).
+
+    Runs evaluate when their env-step count crosses each interval, which lands a few steps apart
+    from run to run; aggregating over seeds at exact steps would compare single runs.
+    """
+    if data.empty:
+        return data
+    data = data.copy()
+    data["_k"] = data.groupby(["run_id", "eval_set"])["step"].rank(method="dense").astype(int)
+    data["step"] = data.groupby(["scenario", "eval_set", "_k"])["step"].transform("median")
+    return data.drop(columns="_k")
 
 
 def _finals(per_run: pd.DataFrame, metric: str = "final_win_rate") -> pd.DataFrame:
