@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 
@@ -103,7 +104,7 @@ def cmd_status(args) -> int:
     for s in specs:
         files = RunFiles.for_spec(out, s)
         st = files.status()
-        status = "interrupted" if files.is_stale() else st["status"]
+        status = "interrupted" if files.is_stale(st) else st["status"]
         counts[status] = counts.get(status, 0) + 1
         table.add_row(s.run_id, s.label, status, str(st.get("t_env", "")), st.get("reason", "") or "")
     Console().print(table)
@@ -208,9 +209,7 @@ def cmd_run(args) -> int:
     outcome = run_specs(specs, out, suite_name=suite.name, workers=args.workers, executor=args.executor,
                         tracker_factory=tracker_factory, retry_failed=args.retry_failed)
     if outcome.interrupted:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        print(f"interrupted: finished work is kept in {out}; run the same command to resume", file=sys.stderr)
-        _exit_interrupted()
+        _exit_interrupted(f"finished work is kept in {out}")
     ran = len(outcome.done) + len(outcome.failed)
     if ran == 0:
         print(f"all {outcome.total} runs of {suite.name} already done ({outcome.skipped} skipped) in {out}")
@@ -258,9 +257,11 @@ def cmd_render(args) -> int:
     return EXIT_OK
 
 
-def _exit_interrupted() -> None:
-    """Leave with status 130 at once: all state is already on disk, and interpreter shutdown after a
-    Ctrl-C can itself be interrupted by a signal still in flight (seen as exit status -2)."""
+def _exit_interrupted(kept: str = "finished work is kept") -> NoReturn:
+    """Say so and leave with status 130 at once: all state is already on disk, and interpreter
+    shutdown after a Ctrl-C can itself be interrupted by a signal still in flight (exit status -2)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean exit short
+    print(f"interrupted: {kept}; run the same command to resume", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(130)
@@ -324,10 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:  # Ctrl-C anywhere (start-up, loading, reporting): no traceback
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean exit short
-        print("interrupted: finished work is kept; run the same command to resume", file=sys.stderr)
         _exit_interrupted()
-    return 130  # pragma: no cover - _exit_interrupted does not return
 
 
 if __name__ == "__main__":

@@ -152,9 +152,11 @@ class RunLoop:
             self.algorithm.observe(batch)
             logs = None
             for _ in range(spec.updates_per_round):
-                logs = self.algorithm.train(s.t_env, s.episodes, self.generator) or logs
+                update = self.algorithm.train(s.t_env, s.episodes, self.generator)
+                if update is not None:
+                    logs = update
+                    s.updates += 1
             if logs is not None:
-                s.updates += 1
                 s.train_log = {k: float(v) for k, v in logs.items()} | {
                     "train_return": sum(stats.returns) / len(stats.returns),
                     "train_win_rate": sum(stats.won) / len(stats.won)}

@@ -74,17 +74,17 @@ class RunFiles:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def is_stale(self) -> bool:
+    def is_stale(self, status: dict[str, Any] | None = None) -> bool:
         """A run marked running whose process on this host is gone (killed): resumable, not running."""
-        st = self.status()
+        st = self.status() if status is None else status
         if st.get("status") != RUNNING or st.get("host") != socket.gethostname() or not st.get("pid"):
             return False
         try:
             os.kill(int(st["pid"]), 0)
         except ProcessLookupError:
             return True
-        except PermissionError:
-            return False
+        except PermissionError:  # alive, owned by another user
+            pass
         return False
 
     def set_status(self, status: str, **extra: Any) -> None:
