@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from harness.envs.base import CompositionSpec
-from harness.envs.combat import Composition, make_env
-from harness.envs.combat.policies import FocusFirePolicy, RandomPolicy, ScriptedPolicy
+from harness.envs.combat import Composition, Rules, make_env
+from harness.envs.combat.policies import FocusFirePolicy, PullBackPolicy, RandomPolicy, ScriptedPolicy
 from harness.envs.combat.render_frame import RenderFrame
 from harness.envs.registry import available_scenarios, make, scenario, validate_composition
 
@@ -59,6 +59,19 @@ def test_focus_fire_beats_random_by_a_wide_margin():
         assert ret_ff.mean() - ret_rand.mean() >= 4.0, (name, float(ret_ff.mean()), float(ret_rand.mean()))
         if name == "3m":
             assert won_ff.float().mean() - won_rand.float().mean() >= 0.3
+
+
+def test_pulling_injured_units_back_beats_plain_focus_fire():
+    """The scripted opponent chases its target as SC2's units do, so it can be out-played: the micro
+    that lifts SMAC agents above focus fire works here too (with SMAX's no-chase rule it does not)."""
+    rates = {}
+    for chase in (True, False):
+        for policy in (FocusFirePolicy, PullBackPolicy):
+            env = make_env("3m", batch_size=256, seed=0, rules=Rules(chase_targets=chase))
+            won, _, _, _ = run_episodes(env, policy(env))
+            rates[chase, policy.__name__] = float(won.float().mean())
+    assert rates[True, "PullBackPolicy"] - rates[True, "FocusFirePolicy"] >= 0.1, rates
+    assert rates[False, "PullBackPolicy"] <= rates[False, "FocusFirePolicy"] + 0.05, rates
 
 
 def test_symmetric_map_with_the_same_script_on_both_sides_is_even():

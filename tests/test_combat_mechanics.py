@@ -102,3 +102,29 @@ def test_smax_rules_kill_units_touching_the_wall():
                 rules=Rules.smax(cooldown_jitter=False))
     tick(env, {}, {0: (-1.0, 0.0)})
     assert not env.battle.alive[0, 0] and env.battle.alive[0, 1:].all()
+
+
+def _retreat_from_the_scripted_enemy(rules):
+    """Ally 0 is the scripted enemy's target and walks west out of its range; ally 1 stays in range.
+    Returns the enemy's kept target and its last action once ally 0 is out of range."""
+    env = setup("3m", ["marine", "marine"], ["marine"], [(12.5, 16.0), (16.0, 20.2), (16.0, 16.0)], rules)
+    enemy = env.a_max
+    step = env.step(torch.tensor([[1, 1, 0]]))  # both allies stop; the enemy picks the closest: ally 0
+    assert int(env.battle.memory[0, enemy]) == 0
+    reach = 5.0 + 2 * 0.375  # marine range between edges
+    for _ in range(10):
+        step = env.step(torch.tensor([[5, 1, 0]]))  # ally 0 walks west, ally 1 stands
+        if float((env.battle.pos[0, 0] - env.battle.pos[0, enemy]).norm()) > reach:
+            break
+    step = env.step(torch.tensor([[5, 1, 0]]))
+    assert not bool(step.done[0])
+    return int(env.battle.memory[0, enemy]), int(env.battle.last_action[0, enemy])
+
+
+def test_scripted_units_chase_their_target_out_of_range_as_in_sc2():
+    """SC2's attack order keeps its target while it is visible, so pulling an injured unit back drags
+    its attackers along (the micro SMAC agents learn); SMAX's heuristic switches to a unit in range."""
+    kept, action = _retreat_from_the_scripted_enemy(Rules(cooldown_jitter=False))
+    assert kept == 0 and action == 5  # still after ally 0, walking west toward it
+    kept, action = _retreat_from_the_scripted_enemy(Rules(cooldown_jitter=False, chase_targets=False))
+    assert kept == 1 and action == 6 + 1  # switched to ally 1, which is in range

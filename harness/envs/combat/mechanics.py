@@ -29,12 +29,13 @@ class Rules:
     edge_ranges: bool = True      # attack range measured between unit edges (SC2) or centres (SMAX)
     air_collides: bool = False    # whether air units (Medivac) take part in collision separation
     smax_directions: bool = False  # movement unit vectors computed with SMAX's float32 rotation
+    chase_targets: bool = True    # scripted units chase a kept target out of range while they see it (SC2)
 
     @staticmethod
     def smax(**overrides) -> "Rules":
         """SMAX-compatible mechanics (figures, ranges, walls, directions)."""
         base = Rules(profile="smax", walls_kill=True, edge_ranges=False, air_collides=True,
-                     smax_directions=True)
+                     smax_directions=True, chase_targets=False)
         return replace(base, **overrides)
 
 

@@ -46,6 +46,11 @@ def scripted_actions(state: BattleState, team: torch.Tensor, a_max: int, delta: 
     mem = state.memory.clamp(min=0)
     keep = (state.memory >= 0) & torch.gather(shootable, 2, mem[..., None]).squeeze(-1)
     attack_target = torch.where(keep, mem, closest)
+    # SC2 keeps an attack target while it is alive and visible, chasing it out of range; SMAX drops it
+    chase = torch.zeros_like(keep)
+    if rules.chase_targets:
+        chase = ((state.memory >= 0) & ~keep
+                 & torch.gather(alive_j.expand(B, U, U) & sees, 2, mem[..., None]).squeeze(-1))
 
     # healers: the friend with the lowest health fraction in range
     frac = state.health / state.max_health.clamp(min=1e-6)  # [B, U]
@@ -55,7 +60,7 @@ def scripted_actions(state: BattleState, team: torch.Tensor, a_max: int, delta: 
     can_heal = injured.any(dim=-1) & (state.energy > 0)
 
     healer = is_heal.squeeze(-1)
-    acts = torch.where(healer, can_heal, any_shootable)  # [B, U]
+    acts = torch.where(healer, can_heal, any_shootable & ~chase)  # [B, U]
     target = torch.where(healer, heal_target, attack_target)
 
     # movement: toward the closest visible foe (healers: the closest friend), else home
@@ -63,10 +68,13 @@ def scripted_actions(state: BattleState, team: torch.Tensor, a_max: int, delta: 
     near, any_near = _closest(dist, follow)
     to_near = torch.gather(delta, 2, near[:, :, None, None].expand(B, U, 1, 2)).squeeze(2)  # [B, U, 2]
     to_home = state.home - state.pos
-    move = move_toward(torch.where(any_near[..., None], to_near, to_home))
+    to_mem = torch.gather(delta, 2, mem[:, :, None, None].expand(B, U, 1, 2)).squeeze(2)
+    move = move_toward(torch.where(chase[..., None], to_mem,
+                                   torch.where(any_near[..., None], to_near, to_home)))
 
     offset = torch.where(team[target] == 1, a_max, 0)  # slot of the target within its own team
     action = torch.where(acts, target - offset + N_MOVE, move)
     action = torch.where(state.alive, action, torch.zeros_like(action))
-    memory = torch.where(acts & ~healer & state.alive, target, torch.full_like(target, -1))
+    memory = torch.where((acts | chase) & ~healer & state.alive, torch.where(chase, mem, target),
+                         torch.full_like(target, -1))
     return action, memory

@@ -63,6 +63,32 @@ class FocusFirePolicy:
         return _only_available(actions, step)
 
 
+class PullBackPolicy(FocusFirePolicy):
+    """Focus fire, and an agent that an enemy is attacking steps away from the closest enemy once its
+    health falls below ``threshold`` of its maximum: the micro SMAC agents learn against SC2's AI,
+    whose units chase their target and stop shooting meanwhile (``Rules.chase_targets``)."""
+
+    def __init__(self, env: CombatEnv, threshold: float = 0.4):
+        super().__init__(env)
+        self.threshold = threshold
+
+    def __call__(self, step: EnvStep) -> torch.Tensor:
+        env, st = self.env, self.env.battle
+        A = env.a_max
+        actions = super().__call__(step)
+        # agent slots that some live enemy keeps as its target
+        kept = st.memory[:, A:]  # [B, N]
+        hunted = (kept[:, :, None] == torch.arange(A, device=kept.device)) & st.alive[:, A:, None]  # [B, N, A]
+        targeted = hunted.any(dim=1)  # [B, A]
+        low = st.health[:, :A] < self.threshold * st.max_health[:, :A]
+        delta, dist = pairwise(st.pos)
+        d = torch.where(st.alive[:, None, A:], dist[:, :A, A:], torch.full_like(dist[:, :A, A:], float("inf")))
+        near = d.argmin(dim=-1)  # [B, A]
+        away = -torch.gather(delta[:, :A, A:], 2, near[..., None, None].expand(-1, -1, 1, 2)).squeeze(2)
+        actions = torch.where(targeted & low & st.alive[:, :A], move_toward(away), actions)
+        return _only_available(actions, step)
+
+
 def _only_available(actions: torch.Tensor, step: EnvStep) -> torch.Tensor:
     """Replace any unavailable choice by stop (live agents) or no-op (dead or finished ones)."""
     ok = torch.gather(step.avail_actions, 2, actions[..., None]).squeeze(-1)
