@@ -2,8 +2,10 @@
 
 QMIX (PyMARL's SMAC hyper-parameters) must reach >= 80 % greedy test win rate on 3m within 1M env
 steps in at least 4 of 5 seeds while a random policy wins < 5 %, and learn measurably slower on
-5m_vs_6m (lower AUC of the win-rate curve). Runs go to runs/combat-learnable and resume where they
-stopped, so the check can be spread over several sessions:
+5m_vs_6m. "Reaches" is read off the test curve smoothed over 3 consecutive evaluations (96 episodes,
+so one lucky 32-episode evaluation does not count); "slower" compares the area under the win-rate
+curves over the same first 200k steps (5m_vs_6m runs only that far). Runs go to
+runs/combat-learnable and resume where they stopped, so the check can be spread over sessions:
     harness run suites/benchmarks/combat-learnable.yaml --workers 2
     pytest benchmarks/test_combat_learnable.py -m slow --benchmark-enable
 """
@@ -14,7 +16,6 @@ import pytest
 import torch
 
 from harness.analysis.frame import load_frame
-from harness.analysis.metrics import per_run_metrics
 from harness.envs import make
 from harness.envs.combat.policies import RandomPolicy
 from harness.runner.suite_runner import run_specs, write_manifest
@@ -37,19 +38,40 @@ def random_win_rate(scenario: str, episodes: int = 256, seed: int = 0) -> float:
     return won.float().mean().item()
 
 
+SMOOTH = 3          # evaluations averaged before comparing with the threshold
+THRESHOLD = 0.8
+EARLY = 200_000     # steps over which 3m and 5m_vs_6m are compared
+
+
+def curves(frame) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:
+    """(scenario, seed) -> (steps, greedy test win rates) on the training composition set."""
+    rows = frame[(frame.eval_set == "train") & (frame.composition == "all") & (frame.metric == "win_rate")]
+    return {key: (g.step.to_numpy(), g.value.to_numpy())
+            for key, g in rows.sort_values("step").groupby(["scenario", "seed"])}
+
+
+def peak_smoothed(win_rate: np.ndarray, k: int = SMOOTH) -> float:
+    """Best mean of k consecutive evaluations."""
+    return float(np.convolve(win_rate, np.ones(k) / k, mode="valid").max()) if len(win_rate) >= k else 0.0
+
+
+def early_auc(steps: np.ndarray, win_rate: np.ndarray, until: int = EARLY) -> float:
+    """Mean win rate over [0, until] (trapezoids over the evaluations up to ``until``)."""
+    keep = steps <= until
+    return float(np.trapezoid(win_rate[keep], steps[keep]) / until)
+
+
 @pytest.mark.slow
 def test_qmix_learns_3m_and_learns_5m_vs_6m_slower(benchmark):
     suite = load_suite(SUITE)
     specs = expand(suite)
     write_manifest(OUT, suite.name, SUITE, suite_hash(SUITE), specs, {})
     benchmark.pedantic(lambda: run_specs(specs, OUT, suite_name=suite.name, workers=2), rounds=1, iterations=1)
-    per_run = per_run_metrics(load_frame(OUT, [s.run_id for s in specs]))
-    train = per_run[(per_run.eval_set == "train") & (per_run.composition == "all")]
-    final_3m = train[(train.scenario == "3m") & (train.metric == "final_win_rate")].value.to_numpy()
-    auc = {s: train[(train.scenario == s) & (train.metric == "auc_win_rate")].value.to_numpy()
-           for s in ("3m", "5m_vs_6m")}
-    benchmark.extra_info.update({"final_3m": final_3m.tolist(), "auc": {k: v.tolist() for k, v in auc.items()},
+    runs = curves(load_frame(OUT, [s.run_id for s in specs]))
+    peak_3m = np.array([peak_smoothed(w) for (sc, _), (_, w) in runs.items() if sc == "3m"])
+    auc = {s: [early_auc(*c) for (sc, _), c in runs.items() if sc == s] for s in ("3m", "5m_vs_6m")}
+    benchmark.extra_info.update({"peak_smoothed_3m": peak_3m.tolist(), "early_auc": auc,
                                  "random_3m": random_win_rate("3m")})
     assert benchmark.extra_info["random_3m"] < 0.05
-    assert (final_3m >= 0.8).sum() >= 4, final_3m
-    assert np.mean(auc["5m_vs_6m"]) < np.mean(auc["3m"]), auc
+    assert len(peak_3m) == 5 and (peak_3m >= THRESHOLD).sum() >= 4, peak_3m
+    assert np.mean(auc["5m_vs_6m"]) < np.mean(auc["3m"]) - 0.1, auc

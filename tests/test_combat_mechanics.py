@@ -128,3 +128,31 @@ def test_scripted_units_chase_their_target_out_of_range_as_in_sc2():
     assert kept == 0 and action == 5  # still after ally 0, walking west toward it
     kept, action = _retreat_from_the_scripted_enemy(Rules(cooldown_jitter=False, chase_targets=False))
     assert kept == 1 and action == 6 + 1  # switched to ally 1, which is in range
+
+
+def _stand(env, steps: int):
+    for _ in range(steps):  # live units stop, empty slots no-op
+        alive = env.battle.alive.long()
+        env.step(alive[:, :env.a_max], enemy_actions=alive[:, env.a_max:])
+
+
+def test_shields_recharge_after_a_calm_spell_and_zerg_health_regenerates():
+    """SC2: Protoss shields regain 2.8/s once a unit has taken no damage for 7.14 s, Zerg health
+    0.383/s always (Faster speed); nothing regenerates under Rules(regeneration=False) or SMAX."""
+    for regen in (True, False):
+        rules = Rules(cooldown_jitter=False, regeneration=regen)
+        env = setup("3s_vs_5z", ["stalker"], ["zealot"], [(2.0, 2.0), (30.0, 30.0)], rules)
+        env.battle.shield[0, 0] = 40.0
+        _stand(env, 14)  # 7 s: still inside the delay
+        assert abs(float(env.battle.shield[0, 0]) - 40.0) < 1e-4
+        _stand(env, 6)   # 10 s in: 2.86 s of recharge
+        expected = 40.0 + (2.8 * (10.0 - 10.0 / 1.4) if regen else 0.0)
+        assert abs(float(env.battle.shield[0, 0]) - expected) < 0.2, float(env.battle.shield[0, 0])
+
+        env = setup("2c_vs_64zg", ["colossus"], ["zergling"], [(2.0, 2.0), (30.0, 30.0)], rules)
+        enemy = env.a_max
+        env.battle.health[0, enemy] = 20.0
+        _stand(env, 10)  # 5 s
+        expected = 20.0 + (0.2734 * 1.4 * 5.0 if regen else 0.0)
+        assert abs(float(env.battle.health[0, enemy]) - expected) < 1e-3, float(env.battle.health[0, enemy])
+    assert not Rules.smax().regeneration

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields, replace
 
 import torch
 
-from harness.envs.combat.units import EXPLODE, HEAL, LINE, UnitTable
+from harness.envs.combat.units import EXPLODE, HEAL, LINE, SHIELD_REGEN, SHIELD_REGEN_DELAY, UnitTable
 
 N_MOVE = 6  # SMAC's layout: 0 no-op, 1 stop, 2 north, 3 south, 4 east, 5 west, 6+ target slot
 HEAL_PER_ENERGY = 3.0        # SMAClite: hit points healed per energy point
@@ -30,12 +30,13 @@ class Rules:
     air_collides: bool = False    # whether air units (Medivac) take part in collision separation
     smax_directions: bool = False  # movement unit vectors computed with SMAX's float32 rotation
     chase_targets: bool = True    # scripted units chase a kept target out of range while they see it (SC2)
+    regeneration: bool = True     # Zerg health and (after a calm spell) Protoss shields regenerate (SC2)
 
     @staticmethod
     def smax(**overrides) -> "Rules":
         """SMAX-compatible mechanics (figures, ranges, walls, directions)."""
         base = Rules(profile="smax", walls_kill=True, edge_ranges=False, air_collides=True,
-                     smax_directions=True, chase_targets=False)
+                     smax_directions=True, chase_targets=False, regeneration=False)
         return replace(base, **overrides)
 
 
@@ -72,6 +73,7 @@ class BattleState:
     memory: torch.Tensor       # [B, U] long: scripted policy's kept target, -1 if none
     home: torch.Tensor         # [B, U, 2]: where a scripted unit heads when it sees nobody
     t: torch.Tensor            # [B] long: agent steps taken
+    calm: torch.Tensor         # [B, U]: seconds since the unit last lost health or shield
     # per-unit stats [B, U], gathered once per episode
     max_health: torch.Tensor
     max_shield: torch.Tensor
@@ -92,6 +94,7 @@ class BattleState:
     kind: torch.Tensor
     splash: torch.Tensor
     splash_width: torch.Tensor
+    regen: torch.Tensor
 
     def where(self, mask: torch.Tensor, other: "BattleState", names: tuple[str, ...] | None = None) -> "BattleState":
         """Per battle: this state where ``mask [B]`` is True, else ``other`` (only ``names`` if given;
@@ -113,7 +116,7 @@ class BattleState:
 
 # Fields a step changes; the rest are fixed for the episode.
 DYNAMIC_FIELDS = ("pos", "health", "shield", "energy", "cooldown", "alive", "last_action", "attack_target",
-                  "memory", "t")
+                  "memory", "t", "calm")
 
 
 def new_state(utype: torch.Tensor, pos: torch.Tensor, table: UnitTable, home: torch.Tensor) -> BattleState:
@@ -123,7 +126,7 @@ def new_state(utype: torch.Tensor, pos: torch.Tensor, table: UnitTable, home: to
     g = {name: getattr(table, name)[ut] for name in (
         "health", "shield", "max_energy", "armour", "damage", "hits", "bonus_light", "bonus_armoured",
         "attack_range", "sight_range", "cooldown", "speed", "radius", "light", "armoured", "air", "kind",
-        "splash", "splash_width", "energy")}  # each [B, U]
+        "splash", "splash_width", "energy", "regen")}  # each [B, U]
     zf = torch.zeros_like(g["health"])
     health = torch.where(exists, g["health"], zf)
     shield = torch.where(exists, g["shield"], zf)
@@ -133,11 +136,13 @@ def new_state(utype: torch.Tensor, pos: torch.Tensor, table: UnitTable, home: to
         cooldown=zf.clone(), utype=ut, exists=exists, alive=exists.clone(), last_action=torch.zeros_like(ut),
         attack_target=minus, memory=minus.clone(), home=home, t=torch.zeros(ut.shape[0], dtype=torch.long,
                                                                              device=ut.device),
+        calm=zf.clone(),
         max_health=g["health"], max_shield=g["shield"], max_energy=g["max_energy"], armour=g["armour"],
         damage=g["damage"], hits=g["hits"].to(torch.float32), bonus_light=g["bonus_light"],
         bonus_armoured=g["bonus_armoured"], attack_range=g["attack_range"], sight_range=g["sight_range"],
         max_cooldown=g["cooldown"], speed=g["speed"], radius=g["radius"], light=g["light"],
         armoured=g["armoured"], air=g["air"], kind=g["kind"], splash=g["splash"], splash_width=g["splash_width"],
+        regen=g["regen"],
     )
 
 
@@ -283,6 +288,13 @@ def world_tick(state: BattleState, orders: Orders, team: torch.Tensor, rules: Ru
         health = torch.where(health > 0, torch.minimum(health + received, state.max_health), health)
         energy = (energy - amount / HEAL_PER_ENERGY + ENERGY_PER_SECOND * dt).clamp(max=state.max_energy)
 
+    # regeneration: Zerg health always, shields once a unit has taken no damage for a while
+    calm = torch.where(total > 0, torch.zeros_like(state.calm), state.calm + dt)
+    if rules.regeneration:
+        health = torch.where(health > 0, torch.minimum(health + state.regen * dt, state.max_health), health)
+        recharge = (calm >= SHIELD_REGEN_DELAY) & (health > 0)
+        shield = torch.where(recharge, torch.minimum(shield + SHIELD_REGEN * dt, state.max_shield), shield)
+
     # cooldowns: a unit that fired restarts its cooldown, the others count down
     fired = attack | heal
     new_cd = state.max_cooldown
@@ -295,7 +307,7 @@ def world_tick(state: BattleState, orders: Orders, team: torch.Tensor, rules: Ru
         health = torch.where(touching, 0.0, health)
     alive = (health > 0) & state.exists
     out = replace(state, pos=new_pos, health=health, shield=shield, energy=energy, cooldown=cooldown,
-                  alive=alive)
+                  alive=alive, calm=calm)
     pushed = push_apart(out, rules)
     if not rules.walls_kill:
         lo = out.radius[..., None]

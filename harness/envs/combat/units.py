@@ -47,7 +47,14 @@ class UnitStats:
     splash_width: float = 0.0  # LINE: beam thickness
     energy: float = 0.0      # starting energy (Medivac)
     max_energy: float = 0.0
+    regen: float = 0.0       # health regenerated per second, in and out of combat (Zerg)
 
+
+# Regeneration (game data, Liquipedia): Zerg health 0.2734/s and Protoss shields 2/s after 10 s
+# without damage, at Normal speed; the table's times are at Faster speed (x1.4), like SMAX's.
+ZERG_REGEN = 0.2734 * 1.4
+SHIELD_REGEN = 2.0 * 1.4
+SHIELD_REGEN_DELAY = 10.0 / 1.4
 
 SC2_UNITS: dict[str, UnitStats] = {
     "marine": UnitStats(45, 0, 0, 6, 1, 0, 0, 5, 9, 0.61, 3.15, 0.375, light=True),
@@ -58,9 +65,10 @@ SC2_UNITS: dict[str, UnitStats] = {
     "zealot": UnitStats(100, 50, 1, 8, 2, 0, 0, 0.1, 9, 0.86, 3.15, 0.5, light=True),
     "colossus": UnitStats(200, 150, 1, 10, 2, 5, 0, 7, 10, 1.07, 3.15, 1.0, armoured=True,
                           kind=LINE, splash=2.8, splash_width=0.3),
-    "zergling": UnitStats(35, 0, 0, 5, 1, 0, 0, 0.1, 8, 0.497, 4.13, 0.375, light=True),
-    "baneling": UnitStats(30, 0, 0, 16, 1, 19, 0, 0.25, 8, 1.0, 3.15, 0.375, kind=EXPLODE, splash=2.2),
-    "hydralisk": UnitStats(90, 0, 0, 12, 1, 0, 0, 5, 9, 0.59, 3.15, 0.625, light=True),
+    "zergling": UnitStats(35, 0, 0, 5, 1, 0, 0, 0.1, 8, 0.497, 4.13, 0.375, light=True, regen=ZERG_REGEN),
+    "baneling": UnitStats(30, 0, 0, 16, 1, 19, 0, 0.25, 8, 1.0, 3.15, 0.375, kind=EXPLODE, splash=2.2,
+                          regen=ZERG_REGEN),
+    "hydralisk": UnitStats(90, 0, 0, 12, 1, 0, 0, 5, 9, 0.59, 3.15, 0.625, light=True, regen=ZERG_REGEN),
 }
 
 # SMAX's table (jaxmarl/environments/smax/smax_env.py defaults): no shields, armour or bonuses;
