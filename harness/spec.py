@@ -56,11 +56,14 @@ class RunSpec:
     checkpoint_interval: int = 0              # env steps between checkpoints (0: every evaluation)
     device: str = "auto"                      # "auto", "cpu", "cuda", "cuda:1", ...
     final_evaluations: int = 1                # k for "final" metrics = mean of the last k evaluations
+    env_options: dict[str, Any] = field(default_factory=dict)  # combat simulator options (compile, rules)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["train"] = composition_to_dict(self.train)
         d["eval_sets"] = {k: composition_to_dict(v) for k, v in self.eval_sets.items()}
+        if not d["env_options"]:
+            del d["env_options"]  # simulator defaults: ids of runs from before the option stay the same
         return d
 
     @classmethod

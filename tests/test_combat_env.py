@@ -257,3 +257,16 @@ def test_reset_with_a_seed_repeats_the_episode():
     env.reset(seed=12)
     b = env.reset(seed=11)
     assert torch.equal(a.state, b.state) and env.compositions() == labels
+
+
+def test_combat_options_reach_the_simulator_through_the_registry():
+    """A suite's ``combat:`` key: rule presets and overrides, compiled steps, clear errors."""
+    env = make("3m", batch_size=2, seed=0, options={"rules": "smax", "chase_targets": True})
+    assert env.rules.profile == "smax" and env.rules.chase_targets and not env.rules.regeneration
+    env = make("3m", batch_size=2, seed=0, options={"regeneration": False})
+    assert env.rules.profile == "sc2" and not env.rules.regeneration and env.rules.chase_targets
+    env = make("3m", batch_size=2, seed=0, options={"compile": True})
+    assert env._transition is not env._views and hasattr(env._transition, "_torchdynamo_orig_callable")
+    with pytest.raises(ValueError, match="unknown combat option.*allowed: compile, rules"):
+        make("3m", batch_size=2, seed=0, options={"regen": False})
+    assert make("climbing", batch_size=2, seed=0, options={"compile": True}).info.n_agents == 2

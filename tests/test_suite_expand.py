@@ -154,3 +154,16 @@ def test_suite_built_in_code_locates_errors_with_its_source_text():
 def test_format_runs_lists_id_algorithm_scenario_seed():
     runs = expand(load_suite(VALID / "minimal.yaml"))
     assert format_runs(runs) == [(r.run_id, "iql", "climbing", r.seed) for r in runs]
+
+
+def test_combat_options_enter_the_spec_and_default_options_leave_ids_alone(tmp_path):
+    base = VALID / "full.yaml"
+    plain = expand(load_suite(base))
+    assert all(r.env_options == {} and "env_options" not in r.canonical_json() for r in plain)
+    default = _variant(tmp_path, "full.yaml", "device: cpu\n", "device: cpu\ncombat: {compile: false, rules: sc2}\n")
+    assert _ids(default) == _ids(base)
+    tuned = expand(load_suite(_variant(tmp_path, "full.yaml", "device: cpu\n",
+                                       "device: cpu\ncombat: {compile: true, chase_targets: false}\n")))
+    assert {r.run_id for r in tuned}.isdisjoint({r.run_id for r in plain})
+    assert all(r.env_options == {"compile": True, "chase_targets": False} for r in tuned)
+    assert RunSpec.from_dict(tuned[0].to_dict()).run_id == tuned[0].run_id

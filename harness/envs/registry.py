@@ -82,12 +82,14 @@ def make(
     cover: Sequence[CompositionSpec] = (),
     autoreset: bool = False,
     backend: str = "combat",
+    options: dict | None = None,
 ) -> BatchedEnv:
     """Build a batched environment for scenario ``name``.
 
     ``cover`` lists other composition specs whose shapes this environment's padding must also fit,
     so that the training and evaluation environments of one run share tensor shapes.
     ``backend="smac"`` runs StarCraft-map scenarios on StarCraft II (needs the SMAC package).
+    ``options`` are the combat simulator's (a suite's ``combat:`` key); other families ignore them.
     """
     entry = scenario(name)
     if backend == "smac":
@@ -106,4 +108,5 @@ def make(
         composition=composition,
         cover=tuple(cover),
         autoreset=autoreset,
+        **({"options": dict(options)} if options and entry.family == "combat" else {}),
     )

@@ -50,7 +50,7 @@ class LoopState:
 def build_envs(spec: RunSpec, device: torch.device) -> tuple[BatchedEnv, dict[str, BatchedEnv]]:
     """The training environment and one evaluation environment per set (training set included)."""
     cover = [c for c in [spec.train, *spec.eval_sets.values()] if c is not None]
-    common = dict(device=device, cover=cover, backend=spec.backend)
+    common = dict(device=device, cover=cover, backend=spec.backend, options=spec.env_options)
     train_env = make(spec.scenario, batch_size=spec.n_envs, seed=derive_seed(spec.seed, "env"),
                      composition=spec.train, **common)
     eval_batch = min(spec.eval_episodes, EVAL_BATCH)

@@ -76,6 +76,14 @@ def check_scenarios(suite: Suite) -> Iterator[Problem]:
                 if (expected := type_problem(kinds[a][key], value)) is not None:
                     yield path, f"{a}.{key} must be {expected}, got {value!r}"
                     break
+        if suite.combat.rules == "smax" and scenario_registry.scenario(entry.name).family == "combat":
+            from harness.envs.combat.scenarios import unit_types
+            from harness.envs.combat.units import PROFILES
+
+            missing = [t for t in unit_types(entry.name) if t not in PROFILES["smax"]]
+            if missing:
+                yield name_path, (f"scenario {entry.name!r} has {', '.join(missing)}, which SMAX's rules "
+                                  f"(combat.rules: smax) lack; SMAX has {', '.join(PROFILES['smax'])}")
         compositions = [(("train",), entry.train)] + [(("eval", k), c) for k, c in entry.eval.items()]
         for sub, comp in compositions:
             if comp is None:

@@ -109,6 +109,7 @@ def _run(suite: Suite, algorithm: str, config: dict, scen: ScenarioEntry, seed: 
         checkpoint_interval=suite.training.checkpoint_interval,
         device=suite.device,
         final_evaluations=suite.evaluation.final_k,
+        env_options=suite.combat.env_options(),
     )
 
 

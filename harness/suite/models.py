@@ -100,6 +100,21 @@ class Training(_Strict):
     checkpoint_interval: int = Field(default=0, ge=0)
 
 
+class CombatOptions(_Strict):
+    """Options of the embedded combat simulator for every combat scenario of the suite: compiled
+    steps and its rule set (``sc2`` game rules, or ``smax`` to mirror JaxMARL's SMAX) with overrides."""
+
+    compile: bool = False                 # torch.compile the step (faster for runs of 100k+ steps)
+    rules: Literal["sc2", "smax"] = "sc2"
+    chase_targets: bool | None = None     # the scripted opponent chases a target out of range
+    regeneration: bool | None = None      # Zerg health and Protoss shield regeneration
+    cooldown_jitter: bool | None = None   # random extra cooldown after each attack
+
+    def env_options(self) -> dict:
+        """The non-default options, as recorded in a run spec (empty: the simulator's defaults)."""
+        return self.model_dump(exclude_defaults=True, exclude_none=True)
+
+
 class Evaluation(_Strict):
     """Evaluation cadence and protocol: every ``interval`` env steps, ``episodes`` episodes per set."""
 
@@ -167,6 +182,7 @@ class Suite(_Strict):
     seeds: int | list[int]
     budget: Budget
     training: Training = Training()
+    combat: CombatOptions = CombatOptions()
     evaluation: Evaluation
     algorithms: list[str | AlgorithmEntry] = Field(min_length=1)
     scenarios: list[str | ScenarioEntry] = Field(min_length=1)
@@ -202,6 +218,9 @@ class Suite(_Strict):
     @model_validator(mode="after")
     def _consistent(self):
         """Cadence fits every budget; names are unique; reports refer to declared eval sets."""
+        if self.backend != "combat" and self.combat.env_options():
+            raise FieldError(("combat",), f"combat options apply to the combat backend; this suite's "
+                             f"backend is {self.backend!r}: remove the combat key or use backend: combat")
         interval = self.evaluation.interval
         if interval > self.budget.env_steps:
             raise FieldError(("evaluation", "interval"), f"evaluation.interval ({interval}) is larger than "

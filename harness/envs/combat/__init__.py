@@ -4,6 +4,8 @@ Importing this package registers every expressible SMAC map and every multi-task
 """
 from __future__ import annotations
 
+from dataclasses import fields, replace
+
 from harness.envs.combat.env import SIMULATOR_VERSION, CombatEnv
 from harness.envs.combat.generators import Composition
 from harness.envs.combat.maps import MAPS, SETS
@@ -14,9 +16,20 @@ from harness.envs.registry import ScenarioEntry, register
 __all__ = ["CombatEnv", "Composition", "Rules", "make_env", "MAPS", "SETS", "SIMULATOR_VERSION"]
 
 
-def _factory(name, *, batch_size, device, seed, composition, cover, autoreset):
+def _factory(name, *, batch_size, device, seed, composition, cover, autoreset, options=None):
+    opts = dict(options or {})
+    compile_ = bool(opts.pop("compile", False))
+    preset = opts.pop("rules", "sc2")
+    if preset not in ("sc2", "smax"):
+        raise ValueError(f"combat option rules must be 'sc2' or 'smax', got {preset!r}")
+    allowed = {f.name for f in fields(Rules)}
+    unknown = sorted(set(opts) - allowed)
+    if unknown:
+        raise ValueError(f"unknown combat option(s) {', '.join(unknown)}; allowed: compile, rules, "
+                         f"{', '.join(sorted(allowed))}")
+    rules = Rules.smax(**opts) if preset == "smax" else replace(Rules(), **opts)
     return make_env(name, batch_size=batch_size, device=device, seed=seed, composition=composition,
-                    cover=cover, autoreset=autoreset)
+                    cover=cover, autoreset=autoreset, rules=rules, compile=compile_)
 
 
 for _m in MAPS.values():

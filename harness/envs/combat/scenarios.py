@@ -24,6 +24,14 @@ def lookup(name: str) -> MapSpec | SetSpec:
     raise ValueError(f"unknown combat scenario {name!r}; maps: {', '.join(MAPS)}; sets: {', '.join(SETS)}")
 
 
+def unit_types(name: str) -> tuple[str, ...]:
+    """Every unit type that scenario ``name`` can field, in first-seen order."""
+    scen = lookup(name)
+    if isinstance(scen, MapSpec):
+        return tuple(dict.fromkeys(t for t, _ in scen.allies + scen.enemies))
+    return scen.unit_types
+
+
 def _empty(spec: CompositionSpec | None) -> bool:
     return spec is None or all(v is None for v in (spec.agents, spec.enemies, spec.units, spec.weights, spec.teams))
 
