@@ -119,3 +119,19 @@ scenarios: [climbing]
         time.sleep(0.5)
     alive = [w for w in workers if os.path.exists(f"/proc/{w}") and "Z" not in open(f"/proc/{w}/stat").read().split()[2]]
     assert not alive, f"workers {alive} outlived their killed parent"
+
+
+def test_a_run_finished_by_another_process_meanwhile_is_not_touched_again(tmp_path):
+    """Two harness processes on one folder: a run the other finished after this one listed its work
+    is reported done, its status (wall time, resumed flag) and records left as they are."""
+    from harness.runner.loop import execute_run
+    from harness.runner.run_files import RunFiles
+
+    spec = _spec("vdn")
+    assert run_specs([spec], tmp_path, suite_name="failures", executor="inline").done == [spec.run_id]
+    files = RunFiles.for_spec(tmp_path, spec)
+    before = (files.status_path.read_bytes(), files.evals_path.read_bytes())
+    events = []
+    result = execute_run(spec, tmp_path, events.append)  # what a stale work list would do
+    assert result["status"] == "done" and [e["type"] for e in events] == ["end"]
+    assert (files.status_path.read_bytes(), files.evals_path.read_bytes()) == before

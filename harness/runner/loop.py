@@ -179,6 +179,10 @@ def execute_run(spec: RunSpec, out_dir: Path, on_event: EventSink, device: str |
 
 def _execute_locked(spec: RunSpec, out_dir: Path, on_event: EventSink, device: str | None,
                     files: RunFiles) -> dict[str, Any]:
+    if files.status().get("status") == DONE:
+        # finished by another harness process on the same folder after this one listed its work
+        on_event({"type": "end", "run_id": spec.run_id, "status": DONE, "reason": ""})
+        return {"run_id": spec.run_id, "status": DONE, "reason": ""}
     started = time.time()
     on_event({"type": "start", "run_id": spec.run_id, "label": spec.label})
     try:
