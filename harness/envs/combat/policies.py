@@ -53,11 +53,7 @@ class FocusFirePolicy:
         score = torch.where(can, hp[:, None, :], torch.full_like(can, float("inf"), dtype=hp.dtype))
         pick = score.argmin(dim=-1) + N_MOVE
         delta, dist = pairwise(st.pos)
-        enemy_alive = st.alive[:, None, A:]
-        d = torch.where(enemy_alive, dist[:, :A, A:], torch.full_like(dist[:, :A, A:], float("inf")))
-        near = d.argmin(dim=-1)  # [B, A]
-        to_enemy = torch.gather(delta[:, :A, A:], 2, near[..., None, None].expand(-1, -1, 1, 2)).squeeze(2)
-        actions = torch.where(can.any(-1), pick, move_toward(to_enemy))
+        actions = torch.where(can.any(-1), pick, move_toward(_to_closest_enemy(st, A, delta, dist)))
         scripted, _ = scripted_actions(st, env.team, A, delta, dist, env.rules)
         actions = torch.where(st.kind[:, :A] == HEAL, scripted[:, :A], actions)
         return _only_available(actions, step)
@@ -81,12 +77,16 @@ class PullBackPolicy(FocusFirePolicy):
         hunted = (kept[:, :, None] == torch.arange(A, device=kept.device)) & st.alive[:, A:, None]  # [B, N, A]
         targeted = hunted.any(dim=1)  # [B, A]
         low = st.health[:, :A] < self.threshold * st.max_health[:, :A]
-        delta, dist = pairwise(st.pos)
-        d = torch.where(st.alive[:, None, A:], dist[:, :A, A:], torch.full_like(dist[:, :A, A:], float("inf")))
-        near = d.argmin(dim=-1)  # [B, A]
-        away = -torch.gather(delta[:, :A, A:], 2, near[..., None, None].expand(-1, -1, 1, 2)).squeeze(2)
+        away = -_to_closest_enemy(st, A, *pairwise(st.pos))
         actions = torch.where(targeted & low & st.alive[:, :A], move_toward(away), actions)
         return _only_available(actions, step)
+
+
+def _to_closest_enemy(st, A: int, delta: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
+    """Offset from each agent to its closest live enemy ``[B, A, 2]``, from pairwise offsets and distances."""
+    d = torch.where(st.alive[:, None, A:], dist[:, :A, A:], torch.full_like(dist[:, :A, A:], float("inf")))
+    near = d.argmin(dim=-1)  # [B, A]
+    return torch.gather(delta[:, :A, A:], 2, near[..., None, None].expand(-1, -1, 1, 2)).squeeze(2)
 
 
 def _only_available(actions: torch.Tensor, step: EnvStep) -> torch.Tensor:
