@@ -266,7 +266,56 @@ def test_combat_options_reach_the_simulator_through_the_registry():
     env = make("3m", batch_size=2, seed=0, options={"regeneration": False})
     assert env.rules.profile == "sc2" and not env.rules.regeneration and env.rules.chase_targets
     env = make("3m", batch_size=2, seed=0, options={"compile": True})
-    assert env._transition is not env._views and hasattr(env._transition, "_torchdynamo_orig_callable")
+    assert hasattr(env._fused, "_torchdynamo_orig_callable")
     with pytest.raises(ValueError, match="unknown combat option.*allowed: compile, rules"):
         make("3m", batch_size=2, seed=0, options={"regen": False})
     assert make("climbing", batch_size=2, seed=0, options={"compile": True}).info.n_agents == 2
+
+
+def test_a_rejected_step_changes_nothing():
+    env = make("3m", batch_size=2, seed=0, autoreset=True)
+    step = env.reset()
+    before = env.battle.pos.clone(), env.battle.t.clone(), env.rng.get_state()
+    with pytest.raises(ValueError, match="env 0, agent 0 is not available"):
+        env.step(torch.zeros(2, 3, dtype=torch.long))
+    assert torch.equal(env.battle.pos, before[0]) and torch.equal(env.battle.t, before[1])
+    env.rng.set_state(before[2])  # a rejected step drew its jitter noise; replay from the same point
+    ok = env.step(torch.ones(2, 3, dtype=torch.long))
+    assert (env.battle.t == 1).all() and ok.obs.shape == step.obs.shape
+
+
+def test_the_entity_view_can_be_left_out_without_changing_anything_else():
+    runs = []
+    for entity_view in (True, False):
+        env = make("3-8csz", batch_size=6, seed=3, autoreset=True, entity_view=entity_view)
+        step, pol = env.reset(), RandomPolicy(env, seed=3)
+        out = []
+        for _ in range(40):
+            step = env.step(pol(step))
+            out.append((step.obs, step.state, step.reward, step.avail_actions))
+        runs.append((out, step))
+    assert runs[0][1].entities is not None and runs[1][1].entities is None and runs[1][1].obs_mask is None
+    assert all(torch.equal(x, y) for a, b in zip(runs[0][0], runs[1][0]) for x, y in zip(a, b))
+
+
+def test_autoreset_keeps_drawing_fresh_battles_past_its_reserve():
+    """B=2 battles use up their reserve of 3 fresh battles again and again; restarted battles are
+    valid episodes from the set, and the same seed repeats every composition."""
+    def play(seed):
+        env = make_env("3-8sz", batch_size=2, seed=seed, autoreset=True, reserve_size=3)
+        step, pol = env.reset(), RandomPolicy(env, seed=seed)
+        labels, restarts = set(), 0
+        for _ in range(600):
+            done = step.done.clone()
+            step = env.step(pol(step))
+            restarts += int(done.sum())
+            assert (env.battle.t[done] == 0).all() and (step.reward[done] == 0).all()
+            n_allies = env.battle.exists[:, :env.a_max].sum(1)
+            assert ((n_allies >= 3) & (n_allies <= 8)).all()
+            labels.update(env.compositions())
+        return restarts, labels
+    with pytest.raises(ValueError, match="reserve_size must be >= batch_size=2"):
+        make_env("3m", batch_size=2, autoreset=True, reserve_size=1)
+    restarts, labels = play(0)
+    assert restarts > 12 and len(labels) > 8  # more episodes than several reserves hold
+    assert play(0) == (restarts, labels)

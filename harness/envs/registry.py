@@ -25,6 +25,9 @@ class ScenarioEntry:
     description: str = ""
     validate_composition: CompositionValidator | None = None
     starcraft_map: bool = False      # also runnable on StarCraft II through `backend: smac`
+    # keyword arguments the factory takes beyond the common ones: "options" (a suite's simulator
+    # options), "entity_view" (whether steps build the entity view)
+    accepts: frozenset[str] = frozenset()
 
 
 _SCENARIOS: dict[str, ScenarioEntry] = {}
@@ -83,6 +86,7 @@ def make(
     autoreset: bool = False,
     backend: str = "combat",
     options: dict | None = None,
+    entity_view: bool = True,
 ) -> BatchedEnv:
     """Build a batched environment for scenario ``name``.
 
@@ -90,6 +94,7 @@ def make(
     so that the training and evaluation environments of one run share tensor shapes.
     ``backend="smac"`` runs StarCraft-map scenarios on StarCraft II (needs the SMAC package).
     ``options`` are the combat simulator's (a suite's ``combat:`` key); other families ignore them.
+    ``entity_view=False`` spares families that build an entity view the work (no algorithm reads it).
     """
     entry = scenario(name)
     if backend == "smac":
@@ -108,5 +113,6 @@ def make(
         composition=composition,
         cover=tuple(cover),
         autoreset=autoreset,
-        **({"options": dict(options)} if options and entry.family == "combat" else {}),
+        **({"options": dict(options)} if options and "options" in entry.accepts else {}),
+        **({"entity_view": entity_view} if "entity_view" in entry.accepts else {}),
     )

@@ -47,10 +47,13 @@ class LoopState:
     train_log: dict[str, float] = field(default_factory=dict)
 
 
-def build_envs(spec: RunSpec, device: torch.device) -> tuple[BatchedEnv, dict[str, BatchedEnv]]:
-    """The training environment and one evaluation environment per set (training set included)."""
+def build_envs(spec: RunSpec, device: torch.device,
+               entity_view: bool = True) -> tuple[BatchedEnv, dict[str, BatchedEnv]]:
+    """The training environment and one evaluation environment per set (training set included);
+    ``entity_view`` False when the algorithm does not read the entity view."""
     cover = [c for c in [spec.train, *spec.eval_sets.values()] if c is not None]
-    common = dict(device=device, cover=cover, backend=spec.backend, options=spec.env_options)
+    common = dict(device=device, cover=cover, backend=spec.backend, options=spec.env_options,
+                  entity_view=entity_view)
     train_env = make(spec.scenario, batch_size=spec.n_envs, seed=derive_seed(spec.seed, "env"),
                      composition=spec.train, **common)
     eval_batch = min(spec.eval_episodes, EVAL_BATCH)
@@ -71,8 +74,8 @@ class RunLoop:
         self.device = resolve_device(device or spec.device)
         self.tracking_enabled = tracking_enabled
         torch.manual_seed(derive_seed(spec.seed, "init"))
-        self.env, self.eval_envs = build_envs(spec, self.device)
         alg_cls = algorithms.get(spec.algorithm)
+        self.env, self.eval_envs = build_envs(spec, self.device, alg_cls.capabilities.needs_entities)
         config = alg_cls.config_cls.from_overrides(spec.algorithm_config)
         self.algorithm = alg_cls(self.env.info, config, self.device)
         self.generator = torch.Generator().manual_seed(derive_seed(spec.seed, "actions"))

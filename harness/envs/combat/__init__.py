@@ -16,7 +16,7 @@ from harness.envs.registry import ScenarioEntry, register
 __all__ = ["CombatEnv", "Composition", "Rules", "make_env", "MAPS", "SETS", "SIMULATOR_VERSION"]
 
 
-def _factory(name, *, batch_size, device, seed, composition, cover, autoreset, options=None):
+def _factory(name, *, batch_size, device, seed, composition, cover, autoreset, options=None, entity_view=True):
     opts = dict(options or {})
     compile_ = bool(opts.pop("compile", False))
     preset = opts.pop("rules", "sc2")
@@ -29,12 +29,14 @@ def _factory(name, *, batch_size, device, seed, composition, cover, autoreset, o
                          f"{', '.join(sorted(allowed))}")
     rules = Rules.smax(**opts) if preset == "smax" else replace(Rules(), **opts)
     return make_env(name, batch_size=batch_size, device=device, seed=seed, composition=composition,
-                    cover=cover, autoreset=autoreset, rules=rules, compile=compile_)
+                    cover=cover, autoreset=autoreset, rules=rules, compile=compile_, entity_view=entity_view)
 
 
+_ACCEPTS = frozenset({"options", "entity_view"})
 for _m in MAPS.values():
     register(ScenarioEntry(name=_m.name, family="combat", factory=_factory, validate_composition=validate,
-                           starcraft_map=True, description=f"SMAC map {_m.name} ({_m.difficulty}), combat simulator"))
+                           starcraft_map=True, accepts=_ACCEPTS,
+                           description=f"SMAC map {_m.name} ({_m.difficulty}), combat simulator"))
 for _s in SETS.values():
     register(ScenarioEntry(name=_s.name, family="combat", factory=_factory, validate_composition=validate,
-                           description=f"{_s.description} (combat simulator)"))
+                           accepts=_ACCEPTS, description=f"{_s.description} (combat simulator)"))

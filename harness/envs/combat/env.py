@@ -5,6 +5,7 @@ Agents control the allied team (slots ``0..A-1``); a scripted opponent controls 
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -13,9 +14,9 @@ import torch
 from harness.envs.base import BatchedEnv, EnvInfo, EnvStep, check_actions
 from harness.envs.combat.generators import Composition, CompositionGenerator, WeightedGenerator, team_label
 from harness.envs.combat.mechanics import N_MOVE, BattleState, Rules, direction_table, new_state, push_apart
-from harness.envs.combat.transition import episode_max_reward, transition
+from harness.envs.combat.fused import Carry, Reserve, Statics, fused_step
+from harness.envs.combat.transition import episode_max_reward
 from harness.envs.combat.observations import Layout, all_views, type_bits
-from harness.envs.combat.opponent import scripted_actions
 from harness.envs.combat.render_frame import RenderFrame
 from harness.envs.combat.units import EXPLODE, LINE, UNIT_TYPES, PROFILES, UnitTable, check_profile, unit_index
 
@@ -34,6 +35,8 @@ class CombatEnv(BatchedEnv):
 
     ``invalid_actions``: "raise" (ValueError naming the env, agent and allowed actions) or "stop"
     (an unavailable action becomes stop for live agents and no-op for dead ones).
+    ``entity_view=False`` leaves the entity view out of every step (``entities`` etc. are None).
+    ``reserve_size``: with autoreset, how many fresh battles are drawn at a time (default max(2B, 64)).
     """
 
     def __init__(self, name: str, generator: CompositionGenerator | WeightedGenerator, *, batch_size: int,
@@ -41,9 +44,11 @@ class CombatEnv(BatchedEnv):
                  unit_types: Sequence[str], episode_limit: int, map_size: float = 32.0,
                  rules: Rules = Rules(), autoreset: bool = False, obs_last_action: bool = False,
                  state_last_action: bool = True, entity_tags: bool = False, invalid_actions: str = "raise",
-                 compile: bool = False):
+                 compile: bool = False, entity_view: bool = True, reserve_size: int | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if reserve_size is not None and reserve_size < batch_size:
+            raise ValueError(f"reserve_size must be >= batch_size={batch_size}, got {reserve_size}")
         if invalid_actions not in ("raise", "stop"):
             raise ValueError(f"invalid_actions must be 'raise' or 'stop', got {invalid_actions!r}")
         check_profile(rules.profile, tuple(unit_types))
@@ -66,18 +71,43 @@ class CombatEnv(BatchedEnv):
         self.team = torch.cat([torch.zeros(a_max, dtype=torch.long), torch.ones(n_max, dtype=torch.long)]).to(
             self.device)  # [U]
         self._dirs = direction_table(rules, self.device)  # [N_MOVE, 2]
-        # compile=True fuses a step's world ticks with torch.compile (faster for large B; the first
-        # step of each batch shape compiles, tens of seconds)
-        self._transition = _compiled(transition) if compile else transition
+        W = self.map_size
+        left, right = torch.tensor([W / 4, W / 2]), torch.tensor([3 * W / 4, W / 2])
+        ally = (self.team == 0).cpu()[:, None]
+        self._centre = torch.where(ally, left, right).to(self.device)  # [U, 2]: each team starts on its side
+        self._home = torch.where(ally, right, left).to(self.device)  # [U, 2]: and heads for the other
+        self._statics = Statics(rules, self.layout, self._enemy_layout, a_max, n_max, self.map_size,
+                                self.splash_kinds, heals, episode_limit, entity_view, invalid_actions == "stop",
+                                self.table, self._home)
+        # compile=True makes one graph of a whole step with torch.compile (faster from B of about 8;
+        # each process compiles on its first step and reset, tens of seconds)
+        self._fused = _compiled(fused_step) if compile else fused_step
         self._all_views = _compiled(all_views) if compile else all_views
-        self._scripted = _compiled(scripted_actions) if compile else scripted_actions
+        self._reserve_size = reserve_size or max(2 * batch_size, 64)
+        self._reserve: Reserve | None = None
         self.rng = torch.Generator(device=self.device)
         self.rng.manual_seed(seed)
         self.info = EnvInfo(n_agents=a_max, n_actions=n_actions, obs_dim=self.layout.obs_dim,
                             state_dim=self.layout.state_dim, episode_limit=episode_limit,
                             n_entities=self.layout.n_entities, entity_dim=self.layout.entity_dim,
                             simulator=f"combat {SIMULATOR_VERSION}")
-        self.battle: BattleState | None = None
+        self._carry: Carry | None = None
+
+    @property
+    def battle(self) -> BattleState | None:
+        """The current state of all B battles (None before the first reset)."""
+        return None if self._carry is None else self._carry.battle
+
+    @battle.setter
+    def battle(self, state: BattleState) -> None:
+        """Replace the battles' state (tests and tools); action masks and geometry follow it."""
+        if self._carry is None:
+            raise RuntimeError("call reset() before setting the battle state")
+        c = self._carry
+        v = self._all_views(state, self.team, self.layout, self._enemy_layout, self.rules, c.bits, c.tags,
+                            c.terminated | c.truncated, self._statics.entity_view)
+        self._carry = replace(c, battle=state, delta=v["delta"], dist=v["dist"], avail=v["avail"],
+                              enemy_avail=v["enemy_avail"])
 
     # ----------------------------------------------------------------------------- episodes
     def _spawn(self, allies: torch.Tensor, enemies: torch.Tensor, pos: torch.Tensor | None = None,
@@ -86,11 +116,8 @@ class CombatEnv(BatchedEnv):
         overlapping units are then pushed apart ``separation_passes`` times."""
         B = allies.shape[0]
         utype = torch.cat([allies, enemies], dim=1)  # [B, U]
-        W = self.map_size
-        left = torch.tensor([W / 4, W / 2], device=self.device)
-        right = torch.tensor([3 * W / 4, W / 2], device=self.device)
-        centre = torch.where((self.team == 0)[:, None], left, right)  # [U, 2]
-        home = torch.where((self.team == 0)[:, None], right, left).expand(B, -1, -1).clone()  # [B, U, 2]
+        centre = self._centre
+        home = self._home.expand(B, -1, -1).clone()  # [B, U, 2]
         if pos is None:
             count = torch.maximum((allies >= 0).sum(1), (enemies >= 0).sum(1)).to(torch.float32)  # [B]
             spread = (2.0 + 0.25 * count.sqrt())[:, None, None]
@@ -142,15 +169,22 @@ class CombatEnv(BatchedEnv):
 
     def _begin(self, state: BattleState) -> EnvStep:
         B = self.batch_size
-        self.battle = state
-        self._bits = type_bits(state, self.layout)  # [B, U, n_bits]
-        self._max_reward = episode_max_reward(state, self.a_max)
-        self._tags = self._draw_tags(B)
-        self._terminated = torch.zeros(B, dtype=torch.bool, device=self.device)
-        self._truncated = torch.zeros_like(self._terminated)
-        self._won = torch.zeros_like(self._terminated)
-        zero = torch.zeros(B, device=self.device)
-        return self._views(zero, self._terminated, self._truncated, self._won)
+        bits, tags = type_bits(state, self.layout), self._draw_tags(B)
+        no = torch.zeros(B, dtype=torch.bool, device=self.device)
+        v = self._all_views(state, self.team, self.layout, self._enemy_layout, self.rules, bits, tags, no,
+                            self._statics.entity_view)
+        self._carry = Carry(state, bits, tags, episode_max_reward(state, self.a_max), no, no.clone(), no.clone(),
+                            v["delta"], v["dist"], v["avail"], v["enemy_avail"])
+        if self.autoreset:
+            self._refill()
+        return self._env_step(v, torch.zeros(B, device=self.device), self._carry)
+
+    def _refill(self) -> None:
+        """A new reserve of fresh battles for autoreset, drawn from the generator."""
+        P = self._reserve_size
+        fresh = self._spawn(*self._sample(P))
+        self._reserve = Reserve(torch.where(fresh.exists, fresh.utype, -1), fresh.pos, self._draw_tags(P),
+                                torch.zeros((), dtype=torch.long, device=self.device))
 
     def _draw_tags(self, n: int) -> torch.Tensor | None:
         if not self.layout.entity_tags:
@@ -160,28 +194,13 @@ class CombatEnv(BatchedEnv):
         return torch.nn.functional.one_hot(perm, E).to(torch.float32)
 
     # ----------------------------------------------------------------------------- stepping
-    def _check(self, actions: torch.Tensor, avail: torch.Tensor, live: torch.Tensor, who: str) -> torch.Tensor:
-        n = avail.shape[-1]
-        ok = (actions >= 0) & (actions < n)
-        ok = ok & torch.gather(avail, 2, actions.clamp(0, n - 1)[..., None]).squeeze(-1)
-        bad = ~ok & live[:, None]
-        if self.invalid_actions == "raise":
-            if bool(bad.any()):
-                b, a = (int(x) for x in bad.nonzero()[0])
-                allowed = avail[b, a].nonzero().flatten().tolist()
-                raise ValueError(f"{who} action {int(actions[b, a])} of env {b}, agent {a} is not available; "
-                                 f"available actions: {allowed} (0 no-op, 1 stop, 2-5 move N/S/E/W, 6+ target)")
-            return actions
-        fallback = torch.where(self.battle.alive[:, :actions.shape[1]] if who == "agent"
-                               else self.battle.alive[:, self.a_max:], 1, 0)
-        return torch.where(bad, fallback, actions)
-
     def step(self, actions: torch.Tensor, enemy_actions: torch.Tensor | None = None) -> EnvStep:
         """Advance all B battles by one agent step (``ticks_per_step`` world ticks).
 
         ``enemy_actions [B, N]`` (same layout, target j = agent slot j) replaces the scripted opponent.
+        With autoreset, a battle that was already over starts its next episode instead.
         """
-        if self.battle is None:
+        if self._carry is None:
             raise RuntimeError("call reset() before step()")
         check_actions(actions, self.batch_size, self.a_max)
         if enemy_actions is not None:
@@ -191,57 +210,43 @@ class CombatEnv(BatchedEnv):
                               None if enemy_actions is None else enemy_actions.to(self.device, torch.long))
 
     def _step(self, actions: torch.Tensor, enemy_actions: torch.Tensor | None) -> EnvStep:
-        done = self._terminated | self._truncated  # [B]
-        restart = done if self.autoreset else torch.zeros_like(done)
-        live = ~done
-        actions = self._check(actions, self._avail, live, "agent")
-        if enemy_actions is None:
-            all_actions, memory = self._scripted(self.battle, self.team, self.a_max, self._delta, self._dist,
-                                                   self.rules)
-            enemy_actions = all_actions[:, self.a_max:]
-        else:
-            memory = self.battle.memory
-            enemy_actions = self._check(enemy_actions, self._enemy_avail, live, "enemy")
-        joint = torch.cat([actions, enemy_actions], dim=1)  # [B, U]
-        noise = (torch.rand(self.rules.ticks_per_step, *joint.shape, generator=self.rng, device=self.device)
+        if self._reserve is not None and int(self._reserve.cursor) > self._reserve_size - self.batch_size:
+            self._refill()  # enough fresh battles left for every battle to restart in this step
+        noise = (torch.rand(self.rules.ticks_per_step, self.batch_size, self.a_max + self.n_max,
+                            generator=self.rng, device=self.device)
                  if self.rules.cooldown_jitter else None)  # [T, B, U]
-        state, reward, terminated, truncated, won = self._transition(
-            self.battle, joint, memory, live, self._max_reward, noise, self.team, self._dirs, self.rules,
-            self.a_max, self.n_max, self.map_size, self.splash_kinds, self.heals, self.episode_limit)
-        self._terminated = torch.where(live, terminated, self._terminated)
-        self._truncated = torch.where(live, truncated, self._truncated)
-        self._won = torch.where(live, won, self._won)
-        self.battle = state
+        carry, reserve, v, reward, bad, enemy_bad = self._fused(
+            self._carry, actions, enemy_actions, noise, self._reserve, self.team, self._dirs, self._statics)
+        if not self._statics.fallback_invalid:  # reject the step before anything changes
+            self._reject(actions, bad, self._carry.avail, "agent")
+            if enemy_bad is not None:
+                self._reject(enemy_actions, enemy_bad, self._carry.enemy_avail, "enemy")
+        self._carry, self._reserve = carry, reserve
+        return self._env_step(v, reward, carry)
 
-        if self.autoreset and bool(restart.any()):
-            idx = restart.nonzero().squeeze(1)  # [R]: battles that start over
-            fresh = self._spawn(*self._sample(idx.numel()))
-            self.battle = self.battle.put(idx, fresh)
-            self._max_reward = self._max_reward.index_copy(0, idx, episode_max_reward(fresh, self.a_max))
-            self._bits = self._bits.index_copy(0, idx, type_bits(fresh, self.layout))
-            if self._tags is not None:
-                self._tags = self._tags.index_copy(0, idx, self._draw_tags(idx.numel()))
-            for flag in ("_terminated", "_truncated", "_won"):
-                setattr(self, flag, getattr(self, flag) & ~restart)
-            reward = torch.where(restart, torch.zeros_like(reward), reward)
-        return self._views(reward, self._terminated, self._truncated, self._won)
+    @staticmethod
+    def _reject(actions: torch.Tensor, bad: torch.Tensor, avail: torch.Tensor, who: str) -> None:
+        if bool(bad.any()):
+            b, a = (int(x) for x in bad.nonzero()[0])
+            allowed = avail[b, a].nonzero().flatten().tolist()
+            raise ValueError(f"{who} action {int(actions[b, a])} of env {b}, agent {a} is not available; "
+                             f"available actions: {allowed} (0 no-op, 1 stop, 2-5 move N/S/E/W, 6+ target)")
 
-    def _views(self, reward, terminated, truncated, won) -> EnvStep:
-        st = self.battle
-        v = self._all_views(st, self.team, self.layout, self._enemy_layout, self.rules, self._bits, self._tags,
-                            terminated | truncated)
-        self._delta, self._dist, self._avail, self._enemy_avail = v["delta"], v["dist"], v["avail"], v["enemy_avail"]
-        info = {"dead_allies": v["dead_allies"], "dead_enemies": v["dead_enemies"], "episode_step": st.t.clone()}
-        return EnvStep(obs=v["obs"], state=v["state"], avail_actions=self._avail.clone(), agent_mask=v["agent_mask"],
-                       reward=reward.to(torch.float32), terminated=terminated.clone(), truncated=truncated.clone(),
-                       battle_won=won.clone(), entities=v["entities"], entity_mask=v["entity_mask"],
-                       obs_mask=v["obs_mask"], info=info)
+    def _env_step(self, v: dict, reward: torch.Tensor, carry: Carry) -> EnvStep:
+        info = {"dead_allies": v["dead_allies"], "dead_enemies": v["dead_enemies"],
+                "episode_step": carry.battle.t.clone()}
+        return EnvStep(obs=v["obs"], state=v["state"], avail_actions=carry.avail.clone(), agent_mask=v["agent_mask"],
+                       reward=reward.to(torch.float32), terminated=carry.terminated.clone(),
+                       truncated=carry.truncated.clone(), battle_won=carry.won.clone(), entities=v["entities"],
+                       entity_mask=v["entity_mask"], obs_mask=v["obs_mask"], info=info)
 
     # ----------------------------------------------------------------------------- inspection
     @property
     def enemy_avail_actions(self) -> torch.Tensor:
         """Available actions of the opponent's units ``[B, N, 6 + max(A, N)]`` (for ``enemy_actions``)."""
-        return self._enemy_avail.clone()
+        if self._carry is None:
+            raise RuntimeError("call reset() before enemy_avail_actions")
+        return self._carry.enemy_avail.clone()
 
     def compositions(self) -> list[str]:
         """Each battle's composition label, e.g. ``3s2z_vs_3s2z``."""

@@ -108,11 +108,6 @@ class BattleState:
             out[f.name] = a
         return BattleState(**out)
 
-    def put(self, index: torch.Tensor, fresh: "BattleState") -> "BattleState":
-        """This state with battles ``index [R]`` replaced by the R battles of ``fresh``."""
-        return BattleState(**{f.name: getattr(self, f.name).index_copy(0, index, getattr(fresh, f.name))
-                              for f in fields(self)})
-
 
 # Fields a step changes; the rest are fixed for the episode.
 DYNAMIC_FIELDS = ("pos", "health", "shield", "energy", "cooldown", "alive", "last_action", "attack_target",

@@ -172,7 +172,7 @@ def global_state(state: BattleState, layout: Layout, bits: torch.Tensor) -> torc
     return torch.cat(parts, dim=-1)
 
 
-def entity_view(state: BattleState, layout: Layout, dist: torch.Tensor, bits: torch.Tensor,
+def entities_of(state: BattleState, layout: Layout, dist: torch.Tensor, bits: torch.Tensor,
                 tags: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """REFIL's view: entities ``[B, E, entity_dim]``, entity_mask ``[B, E]``, obs_mask ``[B, A, E]``.
 
@@ -194,17 +194,21 @@ def entity_view(state: BattleState, layout: Layout, dist: torch.Tensor, bits: to
 
 
 def all_views(state: BattleState, team: torch.Tensor, layout: Layout, enemy_layout: Layout, rules: Rules,
-              bits: torch.Tensor, tags: torch.Tensor | None, done: torch.Tensor) -> dict[str, torch.Tensor]:
+              bits: torch.Tensor, tags: torch.Tensor | None, done: torch.Tensor,
+              entity_view: bool = True) -> dict[str, torch.Tensor | None]:
     """Every view of the state after a step, as one pure function (so that it can be compiled).
 
-    A finished battle (``done [B]``) offers its agents only the no-op until it is reset.
+    A finished battle (``done [B]``) offers its agents only the no-op until it is reset. The entity
+    view is None unless ``entity_view`` (only entity algorithms read it).
     """
     delta, dist = pairwise(state.pos)
     avail = available_actions(state, team, layout, dist, rules, side=0)
     noop_only = torch.zeros_like(avail)
     noop_only[..., 0] = True
     avail = torch.where(done[:, None, None], noop_only, avail)
-    entities, entity_mask, obs_mask = entity_view(state, layout, dist, bits, tags)
+    entities = entity_mask = obs_mask = None
+    if entity_view:
+        entities, entity_mask, obs_mask = entities_of(state, layout, dist, bits, tags)
     A = layout.a_max
     dead = state.exists & ~state.alive
     return dict(
