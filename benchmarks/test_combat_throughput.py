@@ -1,6 +1,9 @@
 """Env steps per second of the combat simulator (eager and torch.compile'd) beside JaxMARL's SMAX
 (jitted and vmapped) on the same machine, random available actions, autoreset on.
 
+Both sides build what a QMIX-style learner reads: observations, available actions (ours also the
+global state); the entity view is off (SMAX has none), except in one 3m row that prices it.
+
 Run: pytest benchmarks/test_combat_throughput.py --benchmark-enable -m "not slow or slow"
 The figure to read is ``extra_info["env_steps_per_s"]`` (= B / mean seconds per step); no timing is
 asserted. SMAX rows are skipped when jaxmarl is not importable or SMAX lacks the scenario.
@@ -26,12 +29,10 @@ def _rounds(batch: int, scenario: str) -> int:
     return 5 if scenario == "27m_vs_30m" else 20
 
 
-@pytest.mark.parametrize("batch", BATCHES)
-@pytest.mark.parametrize("scenario", SCENARIOS)
-@pytest.mark.parametrize("mode", ["eager", "compiled"])
-def test_combat_env_steps_per_second(benchmark, scenario, batch, mode):
+def _combat_rate(benchmark, scenario, batch, mode, entity_view=False):
     torch.set_num_threads(THREADS)
-    env = make_env(scenario, batch_size=batch, seed=0, autoreset=True, compile=mode == "compiled")
+    env = make_env(scenario, batch_size=batch, seed=0, autoreset=True, compile=mode == "compiled",
+                   entity_view=entity_view)
     policy = RandomPolicy(env, seed=0)
     box = {"step": env.reset()}
     for _ in range(3):  # warm-up (compiles in compiled mode)
@@ -42,8 +43,19 @@ def test_combat_env_steps_per_second(benchmark, scenario, batch, mode):
 
     benchmark.group = f"{scenario} B={batch}"
     benchmark.pedantic(one_step, rounds=_rounds(batch, scenario), iterations=1, warmup_rounds=1)
-    benchmark.extra_info.update(simulator=f"combat-{mode}", threads=THREADS,
+    benchmark.extra_info.update(simulator=f"combat-{mode}" + ("+entities" if entity_view else ""), threads=THREADS,
                                 env_steps_per_s=batch / benchmark.stats.stats.mean)
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_combat_env_steps_per_second(benchmark, scenario, batch, mode):
+    _combat_rate(benchmark, scenario, batch, mode)
+
+
+def test_combat_env_steps_per_second_with_the_entity_view(benchmark):
+    _combat_rate(benchmark, "3m", 1024, "compiled", entity_view=True)
 
 
 @pytest.mark.parametrize("batch", BATCHES)

@@ -5,6 +5,7 @@ Agents control the allied team (slots ``0..A-1``); a scripted opponent controls 
 """
 from __future__ import annotations
 
+import types
 from dataclasses import replace
 from typing import Sequence
 
@@ -23,11 +24,34 @@ from harness.envs.combat.units import EXPLODE, LINE, UNIT_TYPES, PROFILES, UnitT
 SIMULATOR_VERSION = "0.2"
 
 
-def _compiled(fn):
-    """``fn`` through torch.compile for fixed shapes. Inductor's CPU code vectorises the innermost
+_COMPILED: dict[tuple, object] = {}  # (function, env signature) -> compiled private copy
+
+
+def _compiled(fn, signature: tuple):
+    """``fn`` through torch.compile for fixed shapes, on a copy of its code private to ``signature``.
+
+    Dynamo keeps one cache per code object, with room for 8 graphs; every compiled env of a process
+    (a run's training and evaluation envs, the runs of an inline suite) would share it and, past 8
+    batch shapes or scenarios, fall back to eager steps. Envs with equal signatures (shapes and
+    statics) share one copy, so they compile once. Inductor's CPU code vectorises the innermost
     dimension; ours are unit counts (3 to 60), far below or just above a SIMD width, and its masked
     tail loops made compiled steps 2-3x slower than plain vector-width loops with a scalar tail."""
-    return torch.compile(fn, dynamic=False, options={"cpp.enable_loop_tail_vec": False})
+    key = (fn.__module__, fn.__qualname__, signature)
+    if key not in _COMPILED:
+        private = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__,
+                                     fn.__closure__)
+        private.__kwdefaults__, private.__doc__ = fn.__kwdefaults__, fn.__doc__
+        _COMPILED[key] = torch.compile(private, dynamic=False, options={"cpp.enable_loop_tail_vec": False})
+    return _COMPILED[key]
+
+
+def _place(utype: torch.Tensor, pos: torch.Tensor, home: torch.Tensor, table: UnitTable, rules: Rules,
+           separation_passes: int) -> BattleState:
+    """Fresh battles of unit types ``utype [B, U]`` (-1 empty) at ``pos``, overlaps pushed apart."""
+    state = new_state(utype, pos, table, home.expand(utype.shape[0], -1, -1).clone())
+    for _ in range(separation_passes):
+        state.pos = push_apart(state, rules)
+    return state
 
 
 class CombatEnv(BatchedEnv):
@@ -81,9 +105,12 @@ class CombatEnv(BatchedEnv):
                                 self.table, self._home)
         # compile=True makes one graph of a whole step with torch.compile (faster from B of about 8;
         # each process compiles on its first step and reset, tens of seconds)
-        self._fused = _compiled(fused_step) if compile else fused_step
-        self._all_views = _compiled(all_views) if compile else all_views
         self._reserve_size = reserve_size or max(2 * batch_size, 64)
+        signature = (batch_size, self._reserve_size, str(self.device), self.layout, self._enemy_layout, rules,
+                     self.splash_kinds, heals, episode_limit, self.map_size, entity_view, invalid_actions)
+        self._fused = _compiled(fused_step, signature) if compile else fused_step
+        self._all_views = _compiled(all_views, signature) if compile else all_views
+        self._place = _compiled(_place, signature) if compile else _place  # for the reserve (one batch shape)
         self._reserve: Reserve | None = None
         self.rng = torch.Generator(device=self.device)
         self.rng.manual_seed(seed)
@@ -111,22 +138,16 @@ class CombatEnv(BatchedEnv):
 
     # ----------------------------------------------------------------------------- episodes
     def _spawn(self, allies: torch.Tensor, enemies: torch.Tensor, pos: torch.Tensor | None = None,
-               separation_passes: int = 4) -> BattleState:
+               separation_passes: int = 4, place=None) -> BattleState:
         """New battles for type ids ``allies [B, A]``, ``enemies [B, N]``; random positions unless given;
-        overlapping units are then pushed apart ``separation_passes`` times."""
-        B = allies.shape[0]
+        overlapping units are then pushed apart ``separation_passes`` times (by ``place``, default eager)."""
         utype = torch.cat([allies, enemies], dim=1)  # [B, U]
-        centre = self._centre
-        home = self._home.expand(B, -1, -1).clone()  # [B, U, 2]
         if pos is None:
             count = torch.maximum((allies >= 0).sum(1), (enemies >= 0).sum(1)).to(torch.float32)  # [B]
             spread = (2.0 + 0.25 * count.sqrt())[:, None, None]
-            noise = torch.rand(B, utype.shape[1], 2, generator=self.rng, device=self.device) * 2 - 1
-            pos = centre + noise * spread  # [B, U, 2]
-        state = new_state(utype, pos.to(self.device), self.table, home)
-        for _ in range(separation_passes):
-            state.pos = push_apart(state, self.rules)
-        return state
+            noise = torch.rand(utype.shape[0], utype.shape[1], 2, generator=self.rng, device=self.device) * 2 - 1
+            pos = self._centre + noise * spread  # [B, U, 2]
+        return (place or _place)(utype, pos.to(self.device), self._home, self.table, self.rules, separation_passes)
 
     def _sample(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.generator_spec.sample(n, self.rng, self.a_max, self.n_max, self.device)
@@ -182,7 +203,7 @@ class CombatEnv(BatchedEnv):
     def _refill(self) -> None:
         """A new reserve of fresh battles for autoreset, drawn from the generator."""
         P = self._reserve_size
-        fresh = self._spawn(*self._sample(P))
+        fresh = self._spawn(*self._sample(P), place=self._place)
         self._reserve = Reserve(torch.where(fresh.exists, fresh.utype, -1), fresh.pos, self._draw_tags(P),
                                 torch.zeros((), dtype=torch.long, device=self.device))
 

@@ -9,13 +9,11 @@ import torch
 from harness.envs.combat.mechanics import N_MOVE, BattleState, Rules, reach
 from harness.envs.combat.units import HEAL
 
-_CARDINALS = ((2, (0.0, 1.0)), (3, (0.0, -1.0)), (4, (1.0, 0.0)), (5, (-1.0, 0.0)))
-
 
 def move_toward(vec: torch.Tensor) -> torch.Tensor:
-    """The cardinal move action (2-5) closest in direction to ``vec [..., 2]``; stop (1) if zero."""
-    dirs = torch.tensor([d for _, d in _CARDINALS], dtype=vec.dtype, device=vec.device)  # [4, 2]
-    best = (vec @ dirs.T).argmax(dim=-1) + 2
+    """The cardinal move action (2-5: N, S, E, W) closest in direction to ``vec [..., 2]``; stop (1) if zero."""
+    x, y = vec[..., 0], vec[..., 1]
+    best = torch.stack([y, -y, x, -x], dim=-1).argmax(dim=-1) + 2  # dot products with N, S, E, W
     still = torch.linalg.vector_norm(vec, dim=-1) < 1e-6
     return torch.where(still, torch.ones_like(best), best)
 
