@@ -48,7 +48,8 @@ class Reserve:
 
 @dataclass(frozen=True, eq=False)
 class Statics:
-    """Everything about a step that is fixed for the environment's life (compiled in as constants)."""
+    """Everything about a step that is fixed for the environment's life (plain values become constants
+    of the compiled graph; the tensors are its inputs)."""
 
     rules: Rules
     layout: Layout
