@@ -131,10 +131,15 @@ class CombatEnv(BatchedEnv):
         if self._carry is None:
             raise RuntimeError("call reset() before setting the battle state")
         c = self._carry
-        v = self._all_views(state, self.team, self.layout, self._enemy_layout, self.rules, c.bits, c.tags,
-                            c.terminated | c.truncated, self._statics.entity_view)
+        v = self._views_of(state, c.bits, c.tags, c.terminated | c.truncated)
         self._carry = replace(c, battle=state, delta=v["delta"], dist=v["dist"], avail=v["avail"],
                               enemy_avail=v["enemy_avail"])
+
+    def _views_of(self, state: BattleState, bits: torch.Tensor, tags: torch.Tensor | None,
+                  done: torch.Tensor) -> dict:
+        """Every view of ``state`` outside a step (after a reset, or a state set by hand)."""
+        return self._all_views(state, self.team, self.layout, self._enemy_layout, self.rules, bits, tags, done,
+                               self._statics.entity_view)
 
     # ----------------------------------------------------------------------------- episodes
     def _spawn(self, allies: torch.Tensor, enemies: torch.Tensor, pos: torch.Tensor | None = None,
@@ -192,8 +197,7 @@ class CombatEnv(BatchedEnv):
         B = self.batch_size
         bits, tags = type_bits(state, self.layout), self._draw_tags(B)
         no = torch.zeros(B, dtype=torch.bool, device=self.device)
-        v = self._all_views(state, self.team, self.layout, self._enemy_layout, self.rules, bits, tags, no,
-                            self._statics.entity_view)
+        v = self._views_of(state, bits, tags, no)
         self._carry = Carry(state, bits, tags, episode_max_reward(state, self.a_max), no, no.clone(), no.clone(),
                             v["delta"], v["dist"], v["avail"], v["enemy_avail"])
         if self.autoreset:
