@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from harness.envs.combat.mechanics import BattleState, Rules, new_state
+from harness.envs.combat.mechanics import BattleState, Rules, batch_where, new_state
 from harness.envs.combat.observations import Layout, all_views, type_bits
 from harness.envs.combat.opponent import scripted_actions
 from harness.envs.combat.transition import episode_max_reward, transition
@@ -91,10 +91,6 @@ def _take(reserve: Reserve, restart: torch.Tensor, s: "Statics") -> tuple[Reserv
     return advanced, fresh, tags
 
 
-def _pick(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b)
-
-
 def fused_step(carry: Carry, actions: torch.Tensor, enemy_actions: torch.Tensor | None, noise: torch.Tensor | None,
                reserve: Reserve | None, team: torch.Tensor, directions: torch.Tensor, s: Statics):
     """Advance every battle by one agent step.
@@ -134,9 +130,9 @@ def fused_step(carry: Carry, actions: torch.Tensor, enemy_actions: torch.Tensor 
         restart = done
         reserve, fresh, fresh_tags = _take(reserve, restart, s)
         state = fresh.where(restart, state)
-        bits = _pick(restart, type_bits(fresh, s.layout), bits)
+        bits = batch_where(restart, type_bits(fresh, s.layout), bits)
         if tags is not None:
-            tags = _pick(restart, fresh_tags, tags)
+            tags = batch_where(restart, fresh_tags, tags)
         max_reward = torch.where(restart, episode_max_reward(fresh, A), max_reward)
         keep = ~restart
         terminated, truncated, won = terminated & keep, truncated & keep, won & keep

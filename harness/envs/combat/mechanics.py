@@ -56,6 +56,11 @@ def direction_table(rules: Rules, device: torch.device) -> torch.Tensor:
     return table.to(device)
 
 
+def batch_where(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per battle: ``a`` where ``mask [B]`` is True, else ``b`` (tensors ``[B, ...]``)."""
+    return torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b)
+
+
 @dataclass
 class BattleState:
     """Every tensor of B battles; per-unit stats are gathered from the unit table at reset."""
@@ -103,8 +108,7 @@ class BattleState:
         for f in fields(self):
             a = getattr(self, f.name)
             if names is None or f.name in names:
-                m = mask.view(-1, *([1] * (a.dim() - 1)))
-                a = torch.where(m, a, getattr(other, f.name))
+                a = batch_where(mask, a, getattr(other, f.name))
             out[f.name] = a
         return BattleState(**out)
 
