@@ -85,16 +85,15 @@ class CombatEnv(BatchedEnv):
         n_actions = N_MOVE + (max(n_max, a_max) if heals else n_max)
         shields = any(PROFILES[rules.profile][t].shield > 0 for t in unit_types)
         self.layout = Layout(a_max, n_max, n_actions, tuple(unit_types), shields, self.map_size,
-                             obs_last_action, state_last_action, entity_tags)
+                             obs_last_action, state_last_action, entity_tags, heals)
         self._enemy_layout = Layout(a_max, n_max, N_MOVE + max(a_max, n_max), tuple(unit_types), shields,
-                                    self.map_size)
+                                    self.map_size, heals=heals)
         kinds = {PROFILES[rules.profile][t].kind for t in unit_types}
         self.splash_kinds = (LINE in kinds, EXPLODE in kinds)  # (line splash, explosions) possible
         self.heals = heals  # healing possible
         self.table = UnitTable(rules.profile, self.device)
         self.team = torch.cat([torch.zeros(a_max, dtype=torch.long), torch.ones(n_max, dtype=torch.long)]).to(
             self.device)  # [U]
-        self._dirs = direction_table(rules, self.device)  # [N_MOVE, 2]
         W = self.map_size
         left, right = torch.tensor([W / 4, W / 2]), torch.tensor([3 * W / 4, W / 2])
         ally = (self.team == 0).cpu()[:, None]
@@ -102,12 +101,11 @@ class CombatEnv(BatchedEnv):
         self._home = torch.where(ally, right, left).to(self.device)  # [U, 2]: and heads for the other
         self._statics = Statics(rules, self.layout, self._enemy_layout, a_max, n_max, self.map_size,
                                 self.splash_kinds, heals, episode_limit, entity_view, invalid_actions == "stop",
-                                self.table, self._home)
+                                self.table, self._home, self.team, direction_table(rules, self.device))
         # compile=True makes one graph of a whole step with torch.compile (faster from B of about 8;
         # each process compiles on its first step and reset, tens of seconds)
         self._reserve_size = reserve_size or max(2 * batch_size, 64)
-        signature = (batch_size, self._reserve_size, str(self.device), self.layout, self._enemy_layout, rules,
-                     self.splash_kinds, heals, episode_limit, self.map_size, entity_view, invalid_actions)
+        signature = (batch_size, self._reserve_size, str(self.device), self._statics.constants())
         self._fused = _compiled(fused_step, signature) if compile else fused_step
         self._all_views = _compiled(all_views, signature) if compile else all_views
         self._place = _compiled(_place, signature) if compile else _place  # for the reserve (one batch shape)
@@ -241,7 +239,7 @@ class CombatEnv(BatchedEnv):
                             generator=self.rng, device=self.device)
                  if self.rules.cooldown_jitter else None)  # [T, B, U]
         carry, reserve, v, reward, bad, enemy_bad = self._fused(
-            self._carry, actions, enemy_actions, noise, self._reserve, self.team, self._dirs, self._statics)
+            self._carry, actions, enemy_actions, noise, self._reserve, self._statics)
         if not self._statics.fallback_invalid:  # reject the step before anything changes
             self._reject(actions, bad, self._carry.avail, "agent")
             if enemy_bad is not None:

@@ -6,7 +6,7 @@ guard check and no eager glue per step, and autoreset without a data-dependent s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -64,6 +64,13 @@ class Statics:
     fallback_invalid: bool   # replace unavailable actions (invalid_actions="stop") instead of reporting them
     table: UnitTable
     home: torch.Tensor       # [U, 2]: where each slot's scripted unit heads when it sees nobody
+    team: torch.Tensor       # [U] long: 0 for the agents' slots, 1 for the opponent's
+    directions: torch.Tensor  # [N_MOVE, 2] movement vector of each move action
+
+    def constants(self) -> tuple:
+        """The plain fields (what the compiled graph bakes in), for keying compiled functions."""
+        return tuple(getattr(self, f.name) for f in fields(self)
+                     if not isinstance(getattr(self, f.name), (torch.Tensor, UnitTable)))
 
 
 def _valid(actions: torch.Tensor, avail: torch.Tensor, live: torch.Tensor) -> torch.Tensor:
@@ -92,7 +99,7 @@ def _take(reserve: Reserve, restart: torch.Tensor, s: "Statics") -> tuple[Reserv
 
 
 def fused_step(carry: Carry, actions: torch.Tensor, enemy_actions: torch.Tensor | None, noise: torch.Tensor | None,
-               reserve: Reserve | None, team: torch.Tensor, directions: torch.Tensor, s: Statics):
+               reserve: Reserve | None, s: Statics):
     """Advance every battle by one agent step.
 
     ``enemy_actions`` None lets the scripted opponent play; ``reserve`` None means no autoreset.
@@ -100,7 +107,7 @@ def fused_step(carry: Carry, actions: torch.Tensor, enemy_actions: torch.Tensor 
     enemy_invalid [B, N] or None). With ``s.fallback_invalid`` unavailable actions were replaced;
     otherwise the caller must reject the step when any is flagged.
     """
-    battle = carry.battle
+    battle, team = carry.battle, s.team
     done = carry.terminated | carry.truncated  # [B]
     live = ~done
     A = s.a_max
@@ -119,7 +126,7 @@ def fused_step(carry: Carry, actions: torch.Tensor, enemy_actions: torch.Tensor 
             enemy_actions = _fallback(enemy_actions, enemy_ok, battle.alive[:, A:])
     joint = torch.cat([actions, enemy_actions], dim=1)  # [B, U]
     state, reward, terminated, truncated, won = transition(
-        battle, joint, memory, live, carry.max_reward, noise, team, directions, s.rules, A, s.n_max,
+        battle, joint, memory, live, carry.max_reward, noise, team, s.directions, s.rules, A, s.n_max,
         s.map_size, s.splash_kinds, s.heals, s.episode_limit)
     terminated = torch.where(live, terminated, carry.terminated)
     truncated = torch.where(live, truncated, carry.truncated)

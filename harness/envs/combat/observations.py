@@ -25,6 +25,7 @@ class Layout:
     obs_last_action: bool = False
     state_last_action: bool = True
     entity_tags: bool = False
+    heals: bool = True            # a healer can appear (its target slots are friends); False skips that rule
 
     @property
     def n_bits(self) -> int:
@@ -89,15 +90,17 @@ def available_actions(state: BattleState, team: torch.Tensor, layout: Layout, di
     foes = slice(A, U) if side == 0 else slice(0, A)
     friends = slice(0, A) if side == 0 else slice(A, U)
     can_attack = (in_reach & alive_j)[:, :, foes]  # [B, S, n_foes]
-    own_idx = torch.arange(S, device=dist.device)
-    injured = (state.health < state.max_health)[:, None, friends] & ~state.air[:, None, friends]
-    can_heal = (in_reach & alive_j)[:, :, friends] & injured
-    can_heal = can_heal & (own_idx[None, :, None] != own_idx[None, None, :]) & (state.energy[:, rows] > 0)[..., None]
-    healer = (state.kind[:, rows] == HEAL)[..., None]
     width = layout.n_actions - N_MOVE
-    attack = torch.nn.functional.pad(can_attack, (0, width - can_attack.shape[-1]))
-    heal = torch.nn.functional.pad(can_heal, (0, max(width - can_heal.shape[-1], 0)))[..., :width]
-    targets = torch.where(healer, heal, attack) & alive[..., None]
+    targets = torch.nn.functional.pad(can_attack, (0, width - can_attack.shape[-1]))
+    if layout.heals:  # Medivacs target injured friends instead
+        own_idx = torch.arange(S, device=dist.device)
+        injured = (state.health < state.max_health)[:, None, friends] & ~state.air[:, None, friends]
+        can_heal = (in_reach & alive_j)[:, :, friends] & injured
+        can_heal = can_heal & (own_idx[None, :, None] != own_idx[None, None, :]) & (state.energy[:, rows] > 0)[..., None]
+        healer = (state.kind[:, rows] == HEAL)[..., None]
+        heal = torch.nn.functional.pad(can_heal, (0, max(width - can_heal.shape[-1], 0)))[..., :width]
+        targets = torch.where(healer, heal, targets)
+    targets = targets & alive[..., None]
     head = torch.stack([~alive] + [alive] * (N_MOVE - 1), dim=-1)  # [B, S, 6]
     return torch.cat([head, targets], dim=-1)  # [B, S, n_actions]
 
