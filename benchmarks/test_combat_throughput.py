@@ -9,7 +9,8 @@ reads, and a step returning only the new state skipped SMAX's observations (27m_
 
 Run: pytest benchmarks/test_combat_throughput.py --benchmark-enable -m "not slow or slow"
 The figure to read is ``extra_info["env_steps_per_s"]`` (= B / mean seconds per step); no timing is
-asserted. SMAX rows are skipped when jaxmarl is not importable or SMAX lacks the scenario.
+asserted. SMAX rows are skipped when jaxmarl is not importable or SMAX lacks the scenario. On a
+machine with CUDA, ``test_combat_env_steps_per_second_on_the_gpu`` adds B = 16 384 on the GPU.
 """
 from __future__ import annotations
 
@@ -32,22 +33,24 @@ def _rounds(batch: int, scenario: str) -> int:
     return 5 if scenario == "27m_vs_30m" else 20
 
 
-def _combat_rate(benchmark, scenario, batch, mode, entity_view=False):
+def _combat_rate(benchmark, scenario, batch, mode, entity_view=False, device="cpu"):
     torch.set_num_threads(THREADS)
     env = make_env(scenario, batch_size=batch, seed=0, autoreset=True, compile=mode == "compiled",
-                   entity_view=entity_view)
+                   entity_view=entity_view, device=device)
     policy = RandomPolicy(env, seed=0)
     box = {"step": env.reset()}
     for _ in range(3):  # warm-up (compiles in compiled mode)
         box["step"] = env.step(policy(box["step"]))
+    sync = torch.cuda.synchronize if env.device.type == "cuda" else (lambda: None)
 
     def one_step():
         box["step"] = env.step(policy(box["step"]))
+        sync()
 
     benchmark.group = f"{scenario} B={batch}"
     benchmark.pedantic(one_step, rounds=_rounds(batch, scenario), iterations=1, warmup_rounds=1)
     benchmark.extra_info.update(simulator=f"combat-{mode}" + ("+entities" if entity_view else ""), threads=THREADS,
-                                env_steps_per_s=batch / benchmark.stats.stats.mean)
+                                device=str(env.device), env_steps_per_s=batch / benchmark.stats.stats.mean)
 
 
 def _smax_rate(benchmark, scenario, batch):
@@ -105,3 +108,10 @@ def test_env_steps_per_second(benchmark, scenario, batch, simulator):
 
 def test_combat_env_steps_per_second_with_the_entity_view(benchmark):
     _combat_rate(benchmark, "3m", 1024, "compiled", entity_view=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_combat_env_steps_per_second_on_the_gpu(benchmark, scenario):
+    """B = 16 384 compiled on the GPU (no SMAX row: this jaxmarl install is CPU-only)."""
+    _combat_rate(benchmark, scenario, 16384, "compiled", device="cuda")
