@@ -100,7 +100,7 @@ class CombatEnv(BatchedEnv):
         self._centre = torch.where(ally, left, right).to(self.device)  # [U, 2]: each team starts on its side
         self._home = torch.where(ally, right, left).to(self.device)  # [U, 2]: and heads for the other
         self._statics = Statics(rules, self.layout, self._enemy_layout, a_max, n_max, self.map_size,
-                                self.splash_kinds, heals, episode_limit, entity_view, invalid_actions == "stop",
+                                self.splash_kinds, episode_limit, entity_view, invalid_actions == "stop",
                                 self.table, self._home, self.team, direction_table(rules, self.device))
         # compile=True makes one graph of a whole step with torch.compile (faster from B of about 8;
         # each process compiles on its first step and reset, tens of seconds)

@@ -58,7 +58,6 @@ class Statics:
     n_max: int
     map_size: float
     splash_kinds: tuple[bool, bool]
-    heals: bool
     episode_limit: int
     entity_view: bool
     fallback_invalid: bool   # replace unavailable actions (invalid_actions="stop") instead of reporting them
@@ -117,7 +116,7 @@ def fused_step(carry: Carry, actions: torch.Tensor, enemy_actions: torch.Tensor 
     enemy_ok = None
     if enemy_actions is None:
         enemy_actions, enemy_memory = scripted_actions(battle, team, A, carry.delta, carry.dist, s.rules,
-                                                       rows=slice(A, None), heals=s.heals)
+                                                       rows=slice(A, None), heals=s.layout.heals)
         memory = torch.cat([battle.memory[:, :A], enemy_memory], dim=1)
     else:
         memory = battle.memory
@@ -127,7 +126,7 @@ def fused_step(carry: Carry, actions: torch.Tensor, enemy_actions: torch.Tensor 
     joint = torch.cat([actions, enemy_actions], dim=1)  # [B, U]
     state, reward, terminated, truncated, won = transition(
         battle, joint, memory, live, carry.max_reward, noise, team, s.directions, s.rules, A, s.n_max,
-        s.map_size, s.splash_kinds, s.heals, s.episode_limit)
+        s.map_size, s.splash_kinds, s.layout.heals, s.episode_limit)
     terminated = torch.where(live, terminated, carry.terminated)
     truncated = torch.where(live, truncated, carry.truncated)
     won = torch.where(live, won, carry.won)
