@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -19,6 +19,48 @@ class Capabilities:
     needs_entities: bool = False
     variable_team_size: bool = False   # can evaluate on compositions with other agent counts
     off_policy: bool = True
+
+
+TIME_LIMITS = ("terminal", "bootstrap")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The run's training protocol that an algorithm must honour but does not choose (from the run spec).
+
+    ``time_limit``: how a time-out is learned from. "terminal" (PyMARL's SMAC results, SMAC's
+    ``continuing_episode`` off) treats it as the end of the return; "bootstrap" continues the return
+    from the state the time limit cut (time-outs are not part of the task, Pardo et al. 2018).
+    """
+
+    time_limit: Literal["terminal", "bootstrap"] = "bootstrap"
+
+    def __post_init__(self) -> None:
+        if self.time_limit not in TIME_LIMITS:
+            raise ValueError(f"time_limit must be one of {', '.join(TIME_LIMITS)}, got {self.time_limit!r}")
+
+
+CADENCE_UNITS = ("episode", "env_step")
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often the learner updates, in what it counts: one update every ``every`` finished episodes
+    (PyMARL's episode runner: 1) or env steps. The runner calls ``train`` once per update due."""
+
+    unit: Literal["episode", "env_step"] = "episode"
+    every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.unit not in CADENCE_UNITS:
+            raise ValueError(f"cadence unit must be one of {', '.join(CADENCE_UNITS)}, got {self.unit!r}")
+        if self.every < 1:
+            raise ValueError(f"cadence every must be >= 1, got {self.every}")
+
+    def due(self, before: int, after: int) -> list[int]:
+        """The counts (episodes or env steps) at which an update fell due between ``before`` and ``after``."""
+        first = (before // self.every + 1) * self.every
+        return list(range(first, after + 1, self.every))
 
 
 @dataclass(frozen=True)
@@ -47,10 +89,22 @@ class Algorithm(ABC):
     config_cls: ClassVar[type[AlgorithmConfig]]
     capabilities: ClassVar[Capabilities] = Capabilities()
 
-    def __init__(self, info: EnvInfo, config: AlgorithmConfig, device: torch.device) -> None:
+    def __init__(self, info: EnvInfo, config: AlgorithmConfig, device: torch.device,
+                 protocol: Protocol = Protocol()) -> None:
         self.info = info
         self.config = config
         self.device = device
+        self.protocol = protocol
+
+    @property
+    def cadence(self) -> Cadence:
+        """When the runner calls :meth:`train` (default: once per finished episode, as PyMARL)."""
+        return Cadence()
+
+    def storages(self) -> dict[str, Any]:
+        """Replay buffers the checkpoint writer saves incrementally (each an ``EpisodeReplay``), by name;
+        they are left out of :meth:`state_dict`."""
+        return {}
 
     @abstractmethod
     def init_hidden(self, batch_size: int) -> Any:
@@ -67,11 +121,13 @@ class Algorithm(ABC):
 
     @abstractmethod
     def train(self, t_env: int, episodes_seen: int, generator: torch.Generator) -> dict[str, float] | None:
-        """Do one learner update if ready; return its scalar logs, or None if nothing was done."""
+        """Do one learner update if ready; return its scalar logs, or None if nothing was done.
+
+        ``episodes_seen`` is the number of finished episodes at which this update fell due."""
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: networks, optimisers, replay, counters."""
+        """Everything needed to resume but the :meth:`storages`: networks, optimisers, counters."""
 
     @abstractmethod
     def load_state_dict(self, state: dict[str, Any]) -> None:

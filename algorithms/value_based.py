@@ -2,7 +2,8 @@
 
 Defaults are PyMARL's SMAC hyper-parameters (as in OPT's protocol): batch 32 episodes, buffer 5000
 episodes, RMSprop lr 5e-4 (alpha 0.99, eps 1e-5), gamma 0.99, target update every 200 episodes,
-epsilon 1.0 → 0.05 over 50k steps, gradient clip 10, double Q.
+epsilon 1.0 → 0.05 over 50k steps, gradient clip 10, double Q, and one learner update per finished
+episode (PyMARL's episode runner; ``update_every`` episodes in general).
 """
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from algorithms.base import Algorithm, AlgorithmConfig, Capabilities
+from algorithms.base import Algorithm, AlgorithmConfig, Cadence, Capabilities, Protocol
 from algorithms.components.agents import AgentController
 from algorithms.components.exploration import LinearSchedule, epsilon_greedy
 from algorithms.components.learners import TDLearner, TDSettings
-from algorithms.components.replay import EpisodeBatch, EpisodeReplay
+from algorithms.components.replay import EpisodeBatch, EpisodeReplay, index_dtype
 from harness.envs.base import EnvInfo, EnvStep
 
 
@@ -32,6 +33,7 @@ class QLearningConfig(AlgorithmConfig):
     grad_norm_clip: float = 10.0
     double_q: bool = True
     target_update_interval: int = 200     # episodes
+    update_every: int = 1                 # finished episodes per learner update (PyMARL: 1)
     epsilon_start: float = 1.0
     epsilon_finish: float = 0.05
     epsilon_anneal_time: int = 50_000     # env steps
@@ -45,7 +47,7 @@ class QLearningConfig(AlgorithmConfig):
             raise ValueError(f"optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
         if not 0.0 <= self.epsilon_finish <= 1.0 or not 0.0 <= self.epsilon_start <= 1.0:
             raise ValueError("epsilon_start and epsilon_finish must lie in [0, 1]")
-        for key in ("batch_size", "buffer_size", "target_update_interval", "rnn_hidden_dim"):
+        for key in ("batch_size", "buffer_size", "target_update_interval", "rnn_hidden_dim", "update_every"):
             if getattr(self, key) <= 0:
                 raise ValueError(f"{key} must be positive, got {getattr(self, key)}")
 
@@ -60,8 +62,9 @@ class ValueBased(Algorithm):
         """The mixing network of this algorithm (None: independent learners)."""
         return None
 
-    def __init__(self, info: EnvInfo, config: QLearningConfig, device: torch.device) -> None:
-        super().__init__(info, config, device)
+    def __init__(self, info: EnvInfo, config: QLearningConfig, device: torch.device,
+                 protocol: Protocol = Protocol()) -> None:
+        super().__init__(info, config, device, protocol)
         self.controller = AgentController(info.n_agents, info.obs_dim, info.n_actions, config.rnn_hidden_dim,
                                           config.obs_last_action, config.obs_agent_id).to(device)
         mixer = self.build_mixer(info, config)
@@ -69,10 +72,18 @@ class ValueBased(Algorithm):
         self.learner = TDLearner(self.controller, self.mixer, TDSettings(
             gamma=config.gamma, lr=config.lr, optimizer=config.optimizer, optim_alpha=config.optim_alpha,
             optim_eps=config.optim_eps, grad_norm_clip=config.grad_norm_clip, double_q=config.double_q,
-            target_update_interval=config.target_update_interval))
+            target_update_interval=config.target_update_interval, time_limit=protocol.time_limit))
         buffer_device = device if config.buffer_device == "same" else torch.device(config.buffer_device)
-        self.replay = EpisodeReplay(config.buffer_size, info.episode_limit, buffer_device)
+        self.replay = EpisodeReplay(config.buffer_size, info.episode_limit, buffer_device,
+                                    stored_dtypes={"actions": index_dtype(info.n_actions)})
         self.epsilon = LinearSchedule(config.epsilon_start, config.epsilon_finish, config.epsilon_anneal_time)
+
+    @property
+    def cadence(self) -> Cadence:
+        return Cadence("episode", self.config.update_every)
+
+    def storages(self) -> dict[str, EpisodeReplay]:
+        return {"replay": self.replay}
 
     def init_hidden(self, batch_size: int) -> Any:
         return {"h": self.controller.init_hidden(batch_size, self.device), "last": None}
@@ -97,8 +108,7 @@ class ValueBased(Algorithm):
         return logs
 
     def state_dict(self) -> dict[str, Any]:
-        return {"learner": self.learner.state_dict(), "replay": self.replay.state_dict()}
+        return {"learner": self.learner.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.learner.load_state_dict(state["learner"])
-        self.replay.load_state_dict(state["replay"])

@@ -13,52 +13,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from harness.analysis.frame import load_frame
-from harness.envs import make
-from harness.envs.combat.policies import RandomPolicy
+from harness.analysis.metrics import trapezoid_area
 from harness.runner.suite_runner import run_specs, write_manifest
 from harness.suite import expand, load_suite, suite_hash
+from learning_curves import curves, peak_smoothed, random_win_rate
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "suites" / "benchmarks" / "combat-learnable.yaml"
 OUT = ROOT / "runs" / "combat-learnable"
-
-
-def random_win_rate(scenario: str, episodes: int = 256, seed: int = 0) -> float:
-    env = make(scenario, batch_size=episodes, seed=seed)
-    policy, step = RandomPolicy(env, seed=seed), env.reset()
-    won = torch.zeros(episodes, dtype=torch.bool)
-    for _ in range(env.info.episode_limit + 1):
-        step = env.step(policy(step))
-        won |= step.battle_won
-        if bool(step.done.all()):
-            break
-    return won.float().mean().item()
-
-
-SMOOTH = 3          # evaluations averaged before comparing with the threshold
 THRESHOLD = 0.8
 EARLY = 200_000     # steps over which 3m and 5m_vs_6m are compared
-
-
-def curves(frame) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:
-    """(scenario, seed) -> (steps, greedy test win rates) on the training composition set."""
-    rows = frame[(frame.eval_set == "train") & (frame.composition == "all") & (frame.metric == "win_rate")]
-    return {key: (g.step.to_numpy(), g.value.to_numpy())
-            for key, g in rows.sort_values("step").groupby(["scenario", "seed"])}
-
-
-def peak_smoothed(win_rate: np.ndarray, k: int = SMOOTH) -> float:
-    """Best mean of k consecutive evaluations."""
-    return float(np.convolve(win_rate, np.ones(k) / k, mode="valid").max()) if len(win_rate) >= k else 0.0
 
 
 def early_auc(steps: np.ndarray, win_rate: np.ndarray, until: int = EARLY) -> float:
     """Mean win rate over [0, until] (trapezoids over the evaluations up to ``until``)."""
     keep = steps <= until
-    return float(np.trapezoid(win_rate[keep], steps[keep]) / until)
+    return trapezoid_area(steps[keep], win_rate[keep]) / until
 
 
 @pytest.mark.slow

@@ -93,7 +93,7 @@ def cmd_status(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from harness.runner.run_files import RunFiles
+    from harness.store import RunFiles
 
     suite, specs, _ = _load(args.suite)
     out = _out_dir(args, suite)
@@ -113,7 +113,7 @@ def cmd_status(args) -> int:
 
 
 def _report_fingerprint(out: Path, specs) -> str:
-    from harness.runner.run_files import RunFiles
+    from harness.store import RunFiles
 
     parts = []
     for s in specs:

@@ -36,7 +36,8 @@ def composition_from_dict(data: dict[str, Any] | None) -> CompositionSpec | None
 
 @dataclass(frozen=True)
 class RunSpec:
-    """Everything that determines one run's result (and nothing that does not)."""
+    """Everything that determines one run's result (and nothing that does not: analysis settings such
+    as ``final_k`` and report tables stay out, so changing them re-runs nothing)."""
 
     suite: str
     algorithm: str
@@ -52,10 +53,9 @@ class RunSpec:
     eval_greedy: bool = True
     eval_seed: int = 1_000_003                # fixed seed of every evaluation round
     n_envs: int = 8                           # environments stepped together while training
-    updates_per_round: int = 1                # learner updates after each round of n_envs episodes
+    time_limit: str = "bootstrap"             # a time-out ends the return ("terminal") or not ("bootstrap")
     checkpoint_interval: int = 0              # env steps between checkpoints (0: every evaluation)
     device: str = "auto"                      # "auto", "cpu", "cuda", "cuda:1", ...
-    final_evaluations: int = 1                # k for "final" metrics = mean of the last k evaluations
     env_options: dict[str, Any] = field(default_factory=dict)  # combat simulator options (compile, rules)
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.runner.run_files import DONE, FAILED, RunFiles
+from harness.store import DONE, FAILED, RunFiles
 from harness.spec import RunSpec
 
 RUN_ID_TAG = "harness.run_id"

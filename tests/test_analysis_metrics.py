@@ -34,6 +34,15 @@ def test_auc_trapezoid_uses_the_actual_uneven_steps_and_any_order():
     assert metrics.auc_trapezoid([7], [0.3]) == pytest.approx(0.3)
 
 
+def test_auc_works_on_numpy_without_trapezoid(monkeypatch):
+    """The package allows NumPy 1.26, which has no np.trapezoid (added in 2.0)."""
+    import numpy as np
+
+    monkeypatch.delattr(np, "trapezoid", raising=False)
+    assert metrics.auc_trapezoid(STEPS, WIN_RATES) == pytest.approx(0.325, abs=1e-15)
+    assert metrics.trapezoid_area([0, 10, 40], [0, 1, 1]) == pytest.approx(35.0)
+
+
 def test_final_value_is_the_mean_of_the_last_k_evaluations_by_step():
     shuffled = [3, 0, 5, 1, 4, 2]
     steps = [STEPS[i] for i in shuffled]

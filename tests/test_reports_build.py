@@ -124,3 +124,15 @@ def test_failed_runs_do_not_enter_figures(tmp_path):
     frame = tidy_frame(failed=[("qmix", "SZ", s) for s in range(3)] + [("qmix", "MMM", s) for s in range(3)])
     paths = plots.improvement_probabilities(per_run_metrics(frame), tmp_path, reps=100)
     assert paths == []          # qmix has no finished run, so no pair is left to compare
+
+
+def test_methods_state_the_time_limit_protocol_and_update_cadence(tmp_path):
+    frame = tidy_frame()
+    suite = Suite(name="protocol", seeds=3, budget={"env_steps": 1000}, evaluation={"interval": 250},
+                  training={"time_limit": "terminal", "n_envs": 4},
+                  algorithms=["qmix", {"name": "vdn", "overrides": {"update_every": 4}}], scenarios=["SZ", "MMM"])
+    build_report(frame, runs_of(frame), suite, tmp_path, PROVENANCE, reps=200, curve_reps=100)
+    text = " ".join((tmp_path / "report.md").read_text().split())
+    assert "time limit 'terminal': a time-out ends the return" in text
+    assert "one learner update per finished episode" in text and "vdn 4" in text
+    assert "every run on the same evaluation starts" in text

@@ -11,13 +11,23 @@ from harness.spec import RunSpec
 
 
 class _NaNLoss(ValueBased):
+    """Stores NaN rewards, so the TD learner's own non-finite-loss check must stop the run."""
+
     name = "nan_probe"
+
+    def observe(self, episodes):
+        episodes.reward[:] = float("nan")
+        super().observe(episodes)
+
+
+class _NaNStatistic(ValueBased):
+    """Trains normally but reports a NaN statistic, so the loop's own check must stop the run."""
+
+    name = "nan_stat_probe"
 
     def train(self, t_env, episodes_seen, generator):
         logs = super().train(t_env, episodes_seen, generator)
-        if logs is not None:
-            raise FloatingPointError("non-finite TD loss (nan)")
-        return logs
+        return None if logs is None else logs | {"q_taken_mean": float("nan")}
 
 
 class _Crash(ValueBased):
@@ -31,7 +41,7 @@ class _Crash(ValueBased):
 def probes(monkeypatch):
     registry.available()  # load the real algorithms first, so they are in the table restored afterwards
     table = dict(registry._ALGORITHMS)
-    table.update({"nan_probe": _NaNLoss, "crash_probe": _Crash})
+    table.update({"nan_probe": _NaNLoss, "nan_stat_probe": _NaNStatistic, "crash_probe": _Crash})
     monkeypatch.setattr(registry, "_ALGORITHMS", table)
 
 
@@ -41,15 +51,18 @@ def _spec(alg: str, seed: int = 0) -> RunSpec:
 
 
 def test_failed_runs_are_recorded_with_reason_and_suite_continues(tmp_path, probes):
-    specs = [_spec("nan_probe"), _spec("crash_probe"), _spec("vdn")]
+    specs = [_spec("nan_probe"), _spec("nan_stat_probe"), _spec("crash_probe"), _spec("vdn")]
     outcome = run_specs(specs, tmp_path, suite_name="failures", executor="inline")
-    assert [label for label, _ in outcome.failed] == ["nan_probe/climbing/seed0", "crash_probe/climbing/seed0"]
-    assert outcome.done == [specs[2].run_id]
+    assert [label for label, _ in outcome.failed] == ["nan_probe/climbing/seed0", "nan_stat_probe/climbing/seed0",
+                                                      "crash_probe/climbing/seed0"]
+    assert outcome.done == [specs[3].run_id]
     st = json.loads((tmp_path / "runs" / specs[0].run_id / "status.json").read_text())
-    assert st["status"] == "failed" and "FloatingPointError" in st["reason"] and "nan" in st["reason"]
+    assert st["status"] == "failed" and st["reason"] == "FloatingPointError: non-finite TD loss (nan)"
     st = json.loads((tmp_path / "runs" / specs[1].run_id / "status.json").read_text())
+    assert st["status"] == "failed" and st["reason"].startswith("FloatingPointError: non-finite training statistic")
+    st = json.loads((tmp_path / "runs" / specs[2].run_id / "status.json").read_text())
     assert st["status"] == "failed" and st["reason"] == "RuntimeError: boom in observe"
-    assert "Traceback" in (tmp_path / "runs" / specs[1].run_id / "error.txt").read_text()
+    assert "Traceback" in (tmp_path / "runs" / specs[2].run_id / "error.txt").read_text()
 
 
 def test_failed_runs_are_skipped_on_rerun_unless_retry_is_asked(tmp_path, probes):
@@ -74,7 +87,7 @@ def test_process_pool_records_failures_and_finishes_the_rest(tmp_path):
 
 
 def test_a_run_held_by_another_process_is_skipped_not_run_twice(tmp_path):
-    from harness.runner.run_files import RunFiles
+    from harness.store import RunFiles
 
     spec = _spec("vdn")
     with RunFiles.for_spec(tmp_path, spec).lock():  # as if another harness process were executing it
@@ -125,7 +138,7 @@ def test_a_run_finished_by_another_process_meanwhile_is_not_touched_again(tmp_pa
     """Two harness processes on one folder: a run the other finished after this one listed its work
     is reported done, its status (wall time, resumed flag) and records left as they are."""
     from harness.runner.loop import execute_run
-    from harness.runner.run_files import RunFiles
+    from harness.store import RunFiles
 
     spec = _spec("vdn")
     assert run_specs([spec], tmp_path, suite_name="failures", executor="inline").done == [spec.run_id]

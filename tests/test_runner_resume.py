@@ -2,6 +2,7 @@
 exactly the metrics of an uninterrupted run (CPU)."""
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -56,17 +57,70 @@ def reference(tmp_path_factory):
     return suite, root / "out"
 
 
+# Kills are triggered by observed progress, not by wall-clock sleeps, so their number does not depend
+# on the machine's speed. Progress = evaluations recorded so far over all runs (the distinct steps in
+# every runs/*/evals.jsonl). With --workers 1 the 4 runs execute one after the other, each with 7
+# evaluations (steps 0, 200, ..., 1200), so evaluations 1-7 belong to the first run, 8-14 to the
+# second, and so on. Thresholds land inside every run, one right at the end of a run (between its last
+# evaluation and its "done" status), and leave the last run's tail uninterrupted.
+EVALS_PER_RUN, N_RUNS = 7, 4
+KILL_AT = (2, 5, 7, 11, 17, 24)       # evaluations recorded when the kill is triggered
+MAX_EXTRA_DELAY = 0.15                # seconds: a seeded random pause after the threshold is seen
+POLL_SECONDS = 0.02
+ATTEMPT_TIMEOUT = 600.0               # seconds one harness process may take to reach its threshold
+
+
+def _evaluations_recorded(out: Path) -> int:
+    """Evaluations recorded so far over all runs (a line cut by a kill is ignored)."""
+    total = 0
+    for path in (out / "runs").glob("*/evals.jsonl"):
+        steps = set()
+        try:
+            lines = path.read_text().splitlines()
+        except FileNotFoundError:  # replaced by the resume's rewrite right now
+            continue
+        for line in lines:
+            try:
+                steps.add(json.loads(line)["step"])
+            except (json.JSONDecodeError, KeyError):
+                break
+        total += len(steps)
+    return total
+
+
+def _kill_once_past(proc: subprocess.Popen, out: Path, threshold: int, extra_delay: float) -> None:
+    """SIGKILL ``proc`` once ``threshold`` evaluations are recorded (then ``extra_delay`` later)."""
+    deadline = time.monotonic() + ATTEMPT_TIMEOUT
+    while _evaluations_recorded(out) < threshold:
+        if proc.poll() is not None:
+            log = proc.stdout.read() if proc.stdout else ""
+            pytest.fail(f"the harness exited (rc={proc.returncode}) with {_evaluations_recorded(out)} "
+                        f"evaluations recorded, before the kill planned at {threshold}:\n{log}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            log, _ = proc.communicate()
+            pytest.fail(f"no progress to {threshold} evaluations within {ATTEMPT_TIMEOUT:.0f}s "
+                        f"({_evaluations_recorded(out)} recorded): the run hangs\n{log}")
+        time.sleep(POLL_SECONDS)
+    time.sleep(extra_delay)
+    if proc.poll() is not None:
+        log = proc.stdout.read() if proc.stdout else ""
+        pytest.fail(f"the harness exited (rc={proc.returncode}) during the {extra_delay:.3f}s before the kill "
+                    f"planned at {threshold} evaluations; move the thresholds away from the end\n{log}")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+
+
 def test_sigkill_at_arbitrary_moments_then_rerun_gives_identical_results(tmp_path, reference):
     suite, ref_out = reference
+    assert sum(len({r["step"] for r in rows}) for rows in _evals(ref_out).values()) == EVALS_PER_RUN * N_RUNS
+    assert KILL_AT[-1] < EVALS_PER_RUN * N_RUNS
     out = tmp_path / "out"
+    rng = random.Random(20240611)  # kills land at varied moments (mid-collection, mid-checkpoint), reproducibly
     kills, finished_mtimes = 0, {}
-    for delay in (4.0, 2.5, 3.5, 5.0, 3.0, 6.0, 4.5, 2.0):
+    for threshold in KILL_AT:
         proc = _run(suite, out)
-        time.sleep(delay)
-        if proc.poll() is not None:
-            break
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _kill_once_past(proc, out, threshold, rng.uniform(0.0, MAX_EXTRA_DELAY))
         kills += 1
         if kills == 1:  # a killed run is reported as interrupted (resumable), never as running
             status = subprocess.run([sys.executable, "-m", "harness", "status", str(suite), "--out", str(out)],
@@ -74,14 +128,14 @@ def test_sigkill_at_arbitrary_moments_then_rerun_gives_identical_results(tmp_pat
             assert "running" not in status.split("\n")[-2]
             assert "interrupted" in status or "pending" in status
         # a run finished before this kill must never be touched again
-        for d in (out / "runs").glob("*") if (out / "runs").exists() else []:
+        for d in (out / "runs").glob("*"):
             st = json.loads((d / "status.json").read_text()) if (d / "status.json").exists() else {}
             if st.get("status") == "done":
                 finished_mtimes.setdefault(d.name, (d / "status.json").stat().st_mtime_ns)
+    assert kills == len(KILL_AT)
     proc = _run(suite, out)
     log, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, log
-    assert kills >= 2, "the suite finished before it could be interrupted; lengthen it"
     for name, mtime in finished_mtimes.items():
         assert (out / "runs" / name / "status.json").stat().st_mtime_ns == mtime, f"finished run {name} re-ran"
     assert _evals(out) == _evals(ref_out)
@@ -119,7 +173,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_work(tmp_path, reference):
 def test_kill_between_first_evaluation_and_first_checkpoint_leaves_no_duplicate_records(tmp_path):
     """Records written before any checkpoint existed are dropped when the run starts again."""
     from harness.runner.loop import RunLoop, execute_run
-    from harness.runner.run_files import RunFiles
+    from harness.store import RunFiles
     from harness.spec import RunSpec
 
     spec = RunSpec(suite="window", algorithm="vdn", algorithm_config={"batch_size": 8}, scenario="climbing",

@@ -113,7 +113,7 @@ def test_run_specs_carry_evaluation_training_and_suite_settings():
     run = expand(load_suite(VALID / "full.yaml"))[-1]
     assert (run.suite, run.backend, run.device) == ("full-suite", "combat", "cpu")
     assert (run.eval_interval, run.eval_episodes, run.eval_greedy, run.eval_seed) == (10_000, 16, True, 7)
-    assert (run.final_evaluations, run.n_envs, run.checkpoint_interval) == (3, 4, 50_000)
+    assert (run.n_envs, run.checkpoint_interval, run.time_limit) == (4, 50_000, "terminal")
     assert run.train == CompositionSpec(agents=(3, 3))
     assert run.eval_sets == {"same": CompositionSpec(agents=(3, 3))}
 
@@ -167,3 +167,24 @@ def test_combat_options_enter_the_spec_and_default_options_leave_ids_alone(tmp_p
     assert {r.run_id for r in tuned}.isdisjoint({r.run_id for r in plain})
     assert all(r.env_options == {"compile": True, "chase_targets": False} for r in tuned)
     assert RunSpec.from_dict(tuned[0].to_dict()).run_id == tuned[0].run_id
+
+
+def test_analysis_settings_and_report_tables_leave_run_ids_alone(tmp_path):
+    """final_k and the report tables are read by analysis only: changing them must re-run nothing."""
+    base = VALID / "full.yaml"
+    k = _variant(tmp_path, "full.yaml", "  final_k: 3\n", "  final_k: 1\n")
+    no_tables = tmp_path / "no-tables.yaml"
+    no_tables.write_text(base.read_text().split("reports:")[0])
+    assert _ids(k) == _ids(base) == _ids(no_tables)
+
+
+def test_time_limit_is_part_of_the_run_spec(tmp_path):
+    bootstrap = _variant(tmp_path, "full.yaml", "  n_envs: 4\n  time_limit: terminal\n", "  n_envs: 4\n")
+    assert {r.time_limit for r in expand(load_suite(bootstrap))} == {"bootstrap"}
+    assert set(_ids(bootstrap).values()).isdisjoint(_ids(VALID / "full.yaml").values())
+
+
+def test_the_update_cadence_is_refused_in_the_training_block(tmp_path):
+    path = _variant(tmp_path, "full.yaml", "  n_envs: 4\n", "  n_envs: 4\n  updates_per_round: 2\n")
+    with pytest.raises(SuiteError, match=r"training\.updates_per_round: .*update_every"):
+        load_suite(path)

@@ -69,3 +69,12 @@ def test_loader_module_validates_a_suite_and_counts_its_runs():
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: str(p.relative_to(ROOT)))
 def test_committed_suites_validate_and_expand(path):
     assert expand(load_suite(path))
+
+
+def test_an_evaluation_interval_a_collection_round_can_skip_is_refused(tmp_path):
+    """8 envs of SZ (episode limit 150) can collect 1,200 env steps in one round: evaluations every
+    1,000 steps would be skipped (and a run's k-th evaluation would not be at the k-th interval)."""
+    path = _variant(tmp_path, "evaluation: {interval: 5_000, episodes: 8}", "evaluation: {interval: 1_000, episodes: 8}")
+    with pytest.raises(SuiteError, match=r":5: evaluation\.interval: .* shorter than one collection round on 'SZ' "
+                                         r"can be \(training\.n_envs 8 x episode limit \d+ = \d+ env steps\)"):
+        load_suite(path)

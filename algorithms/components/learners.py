@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -22,10 +22,19 @@ class TDSettings:
     grad_norm_clip: float
     double_q: bool
     target_update_interval: int   # episodes between hard target updates
+    time_limit: str = "bootstrap"  # "terminal": a time-out ends the return; "bootstrap": it does not
+
+
+class TDTerms(NamedTuple):
+    chosen: torch.Tensor    # [B, T] Q_tot of the taken joint action, or [B, T, A] per agent
+    y: torch.Tensor         # same shape: the TD targets (no gradient)
+    mask: torch.Tensor      # same shape: 1 where the step happened (and the agent exists)
+    agent_q: torch.Tensor   # [B, T, A] each agent's Q of its taken action
 
 
 class TDLearner:
-    """Minimises (Q_tot(s,u) - y)^2 with y = r + gamma (1 - terminal) Q_tot^target(s', argmax ...).
+    """Minimises (Q_tot(s,u) - y)^2 with y = r + gamma (1 - end) Q_tot^target(s', argmax ...), where
+    ``end`` is the game's terminal, and also a time-out under ``time_limit="terminal"``.
 
     Without a mixer every agent learns its own utility from the team reward (independent Q-learning).
     """
@@ -42,32 +51,38 @@ class TDLearner:
                                                  eps=settings.optim_eps)
         self.last_target_update_episode = 0
 
-    def update(self, batch: EpisodeBatch, episodes_seen: int) -> dict[str, float]:
-        """One gradient step on a sampled batch; returns scalar logs. Raises on a non-finite loss."""
-        actions = batch.actions.unsqueeze(-1)                                      # [B, T, A, 1]
+    def td_terms(self, batch: EpisodeBatch) -> "TDTerms":
+        """Q of the taken actions, TD targets y and the mask of real steps: ``[B, T]`` with a mixer
+        (Q_tot), ``[B, T, A]`` without (each agent's Q); plus each agent's chosen Q ``[B, T, A]``."""
+        actions = batch.actions.long().unsqueeze(-1)                               # [B, T, A, 1]
         q = self.controller.unroll(batch)                                          # [B, T+1, A, n]
         chosen = q[:, :-1].gather(-1, actions).squeeze(-1)                         # [B, T, A]
         with torch.no_grad():
             target_q = self.target_controller.unroll(batch)[:, 1:]                # [B, T, A, n]
             next_avail = batch.avail_actions[:, 1:]                                # [B, T, A, n]
-            if self.s.double_q:
+            if self.s.double_q:   # the online net selects, the target net values
                 best = q.detach()[:, 1:].masked_fill(~next_avail, -1e9).argmax(-1, keepdim=True)
                 target_next = target_q.gather(-1, best).squeeze(-1)               # [B, T, A]
             else:
                 target_next = target_q.masked_fill(~next_avail, -1e9).max(-1).values
         agent_mask = batch.agent_mask.float()                                      # [B, T+1, A]
-        reward, not_done = batch.reward, 1.0 - batch.terminated.float()            # [B, T]
+        reward = batch.reward                                                      # [B, T]
+        not_done = 1.0 - batch.end_of_return(self.s.time_limit).float()            # [B, T]
         if self.mixer is not None:
             chosen_tot = self.mixer(chosen, batch.state[:, :-1], agent_mask[:, :-1])        # [B, T]
             with torch.no_grad():
                 target_tot = self.target_mixer(target_next, batch.state[:, 1:], agent_mask[:, 1:])
-            y = reward + self.s.gamma * not_done * target_tot
-            mask = batch.filled.float()                                                    # [B, T]
-            td = (chosen_tot - y) * mask
-        else:
-            y = reward.unsqueeze(-1) + self.s.gamma * not_done.unsqueeze(-1) * target_next  # [B, T, A]
-            mask = batch.filled.float().unsqueeze(-1) * agent_mask[:, :-1]                  # [B, T, A]
-            td = (chosen - y) * mask
+            y = reward + self.s.gamma * not_done * target_tot                              # [B, T]
+            return TDTerms(chosen_tot, y, batch.filled.float(), chosen)
+        y = reward.unsqueeze(-1) + self.s.gamma * not_done.unsqueeze(-1) * target_next      # [B, T, A]
+        return TDTerms(chosen, y, batch.filled.float().unsqueeze(-1) * agent_mask[:, :-1], chosen)
+
+    def update(self, batch: EpisodeBatch, episodes_seen: int) -> dict[str, float]:
+        """One gradient step on a sampled batch; returns scalar logs. Raises on a non-finite loss.
+
+        Targets are copied when ``target_update_interval`` episodes have passed since the last copy."""
+        chosen, y, mask, agent_q = self.td_terms(batch)
+        td = (chosen - y) * mask
         loss = (td ** 2).sum() / mask.sum().clamp(min=1.0)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite TD loss ({loss.item()})")
@@ -78,8 +93,8 @@ class TDLearner:
         if (episodes_seen - self.last_target_update_episode) / self.s.target_update_interval >= 1.0:
             self.update_targets()
             self.last_target_update_episode = episodes_seen
-        step_mask = batch.filled.float().unsqueeze(-1) * agent_mask[:, :-1]                # [B, T, A]
-        q_taken = (chosen.detach() * step_mask).sum() / step_mask.sum().clamp(min=1.0)
+        step_mask = batch.filled.float().unsqueeze(-1) * batch.agent_mask[:, :-1].float()   # [B, T, A]
+        q_taken = (agent_q.detach() * step_mask).sum() / step_mask.sum().clamp(min=1.0)
         return {"loss": loss.item(), "grad_norm": float(grad_norm), "q_taken_mean": float(q_taken)}
 
     def update_targets(self) -> None:

@@ -1,7 +1,10 @@
-"""Episode storage: a batch of padded episodes, and a ring buffer of them (PyMARL-style replay)."""
+"""Episode storage: a batch of padded episodes, and a ring buffer of them (PyMARL-style replay) that
+checkpoints incrementally: each save writes only the episodes inserted since the previous one."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -9,7 +12,11 @@ import torch
 
 @dataclass
 class EpisodeBatch:
-    """B episodes padded to T agent steps; index t of obs-like fields is the input of step t."""
+    """B episodes padded to T agent steps; index t of obs-like fields is the input of step t.
+
+    ``terminated`` and ``truncated`` are kept apart so the learner decides, from the run's protocol,
+    whether a time-out ends the return or is bootstrapped from the observation it cut.
+    """
 
     obs: torch.Tensor            # [B, T+1, A, obs_dim]
     state: torch.Tensor          # [B, T+1, state_dim]
@@ -17,7 +24,8 @@ class EpisodeBatch:
     agent_mask: torch.Tensor     # [B, T+1, A] bool
     actions: torch.Tensor        # [B, T, A] long
     reward: torch.Tensor         # [B, T]
-    terminated: torch.Tensor     # [B, T] bool: true terminal at step t (no bootstrap)
+    terminated: torch.Tensor     # [B, T] bool: the game ended the episode at step t
+    truncated: torch.Tensor      # [B, T] bool: the time limit ended it at step t (not the game)
     filled: torch.Tensor         # [B, T] bool: step t happened
 
     @property
@@ -39,42 +47,79 @@ class EpisodeBatch:
             out[f.name] = x[:, : t + 1] if f.name in _OBS_LIKE else x[:, :t]
         return EpisodeBatch(**out)
 
+    def end_of_return(self, time_limit: str) -> torch.Tensor:
+        """``[B, T]`` bool: no bootstrapping after step t. A time-out counts under ``time_limit="terminal"``."""
+        if time_limit == "terminal":
+            return self.terminated | self.truncated
+        if time_limit == "bootstrap":
+            return self.terminated
+        raise ValueError(f"time_limit must be 'terminal' or 'bootstrap', got {time_limit!r}")
+
 
 _OBS_LIKE = {"obs", "state", "avail_actions", "agent_mask"}
 
 
-class EpisodeReplay:
-    """A ring buffer of up to ``capacity`` episodes padded to ``max_t`` steps, sampled uniformly."""
+def index_dtype(n: int) -> torch.dtype:
+    """The smallest integer dtype holding indices 0..n-1 (actions are stored compactly)."""
+    return torch.uint8 if n <= 256 else torch.int16 if n <= 32768 else torch.int32
 
-    def __init__(self, capacity: int, max_t: int, device: torch.device) -> None:
+
+class EpisodeReplay:
+    """A ring buffer of up to ``capacity`` episodes padded to ``max_t`` steps, sampled uniformly.
+
+    Episode i (counting every insert) lives in slot ``i % capacity``. ``stored_dtypes`` stores fields
+    in compact dtypes (e.g. actions as uint8); :meth:`sample` returns them as the batch had them.
+    :meth:`persist` / :meth:`load_state_dict` keep a copy on disk as chunk files of new episodes.
+    """
+
+    def __init__(self, capacity: int, max_t: int, device: torch.device,
+                 stored_dtypes: dict[str, torch.dtype] | None = None) -> None:
         self.capacity = capacity
         self.max_t = max_t
         self.device = device
+        self.stored_dtypes = dict(stored_dtypes or {})
         self.storage: dict[str, torch.Tensor] = {}
-        self.index = 0      # next slot to write
-        self.size = 0       # episodes held
+        self.batch_dtypes: dict[str, torch.dtype] = {}
+        self.inserted = 0   # episodes inserted since the buffer was made
+        self.chunks: list[tuple[str, int, int]] = []   # on-disk chunks (file, first, end) of the last persist
+        self.persisted = 0  # episodes [0, persisted) are in chunks
 
-    def _allocate(self, batch: EpisodeBatch) -> None:
-        for f in fields(batch):
-            x = getattr(batch, f.name)
-            t = self.max_t + 1 if f.name in _OBS_LIKE else self.max_t
-            self.storage[f.name] = torch.zeros(  # [capacity, t, ...]
-                (self.capacity, t, *x.shape[2:]), dtype=x.dtype, device=self.device
-            )
+    @property
+    def index(self) -> int:
+        """Next slot to write."""
+        return self.inserted % self.capacity
+
+    @property
+    def size(self) -> int:
+        """Episodes held."""
+        return min(self.inserted, self.capacity)
+
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.storage.values())
+
+    def _allocate(self, like: dict[str, torch.Tensor]) -> None:
+        for name, x in like.items():
+            t = self.max_t + 1 if name in _OBS_LIKE else self.max_t
+            self.storage[name] = torch.zeros(  # [capacity, t, ...]
+                (self.capacity, t, *x.shape[2:]), dtype=self.stored_dtypes.get(name, x.dtype), device=self.device)
 
     def insert(self, batch: EpisodeBatch) -> None:
         if batch.max_t > self.max_t:
             raise ValueError(f"episode length {batch.max_t} exceeds the replay's max_t {self.max_t}")
+        data = {f.name: getattr(batch, f.name) for f in fields(batch)}
         if not self.storage:
-            self._allocate(batch)
-        slots = (torch.arange(batch.batch_size) + self.index) % self.capacity
-        for f in fields(batch):
-            x = getattr(batch, f.name).to(self.device)
-            buf = self.storage[f.name]
+            self.batch_dtypes = {k: v.dtype for k, v in data.items()}
+            self._allocate(data)
+        self._write(torch.arange(self.inserted, self.inserted + batch.batch_size), data)
+        self.inserted += batch.batch_size
+
+    def _write(self, episodes: torch.Tensor, data: dict[str, torch.Tensor]) -> None:
+        """Put ``data`` (leading dim = len(episodes)) into the slots of episode numbers ``episodes``."""
+        slots = (episodes % self.capacity).to(self.device)
+        for name, x in data.items():
+            buf = self.storage[name]
             buf[slots] = 0
-            buf[slots, : x.shape[1]] = x
-        self.index = int((self.index + batch.batch_size) % self.capacity)
-        self.size = min(self.size + batch.batch_size, self.capacity)
+            buf[slots, : x.shape[1]] = x.to(self.device, buf.dtype)
 
     def can_sample(self, n: int) -> bool:
         return self.size >= n
@@ -82,19 +127,63 @@ class EpisodeReplay:
     def sample(self, n: int, generator: torch.Generator) -> EpisodeBatch:
         """n distinct episodes chosen uniformly, truncated to the longest filled episode among them."""
         idx = torch.randperm(self.size, generator=generator)[:n].to(self.device)
-        batch = EpisodeBatch(**{k: v[idx] for k, v in self.storage.items()})
+        batch = EpisodeBatch(**{k: v[idx].to(self.batch_dtypes[k]) for k, v in self.storage.items()})
         t = int(batch.filled.any(dim=0).nonzero().max().item()) + 1
         return batch.truncate(t)
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "size": self.size,
-                # clone: saving a view would serialise the whole preallocated buffer
-                "storage": {k: v[: self.size].cpu().clone() for k, v in self.storage.items()}}
+    # -- incremental checkpoints -----------------------------------------------------------------
+    def _episodes(self, first: int, end: int) -> dict[str, torch.Tensor]:
+        """Episodes [first, end) (all still held), cut to their longest filled length, on the CPU."""
+        slots = (torch.arange(first, end) % self.capacity).to(self.device)
+        filled = self.storage["filled"][slots]
+        t = int(filled.any(dim=0).nonzero().max().item()) + 1 if bool(filled.any()) else 1
+        return {k: v[slots, : t + 1 if k in _OBS_LIKE else t].cpu() for k, v in self.storage.items()}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.index, self.size = state["index"], state["size"]
-        self.storage = {}
-        for k, v in state["storage"].items():
-            buf = torch.zeros((self.capacity, *v.shape[1:]), dtype=v.dtype, device=self.device)
-            buf[: v.shape[0]] = v.to(self.device)
-            self.storage[k] = buf
+    def persist(self, directory: Path) -> None:
+        """Write the episodes inserted since the last persist as one chunk file in ``directory``
+        (time and memory proportional to them, not to the buffer), then forget chunks that newer
+        episodes overwrote. Call :meth:`state_dict` after it; :func:`prune` deletes stray files."""
+        directory.mkdir(parents=True, exist_ok=True)
+        first, end = max(self.persisted, self.inserted - self.capacity), self.inserted
+        if end > first:
+            name = f"{first:012d}-{end:012d}.pt"
+            tmp = directory / (name + ".tmp")
+            torch.save(self._episodes(first, end), tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, directory / name)
+            self.chunks.append((name, first, end))
+        self.persisted = end
+        oldest = self.inserted - self.capacity
+        self.chunks = [c for c in self.chunks if c[2] > oldest]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counters and the list of chunk files that hold the episodes (not the episodes themselves)."""
+        if self.persisted != self.inserted:
+            raise RuntimeError("persist() the replay before taking its state_dict()")
+        return {"inserted": self.inserted, "chunks": list(self.chunks), "capacity": self.capacity,
+                "batch_dtypes": {k: str(v) for k, v in self.batch_dtypes.items()}}
+
+    def load_state_dict(self, state: dict[str, Any], directory: Path) -> None:
+        """Rebuild the buffer from the chunk files ``state`` lists (one chunk in memory at a time)."""
+        if state["capacity"] != self.capacity:
+            raise ValueError(f"replay capacity {self.capacity} differs from the checkpoint's {state['capacity']}")
+        self.storage, self.inserted = {}, state["inserted"]
+        self.batch_dtypes = {k: getattr(torch, v.removeprefix("torch.")) for k, v in state["batch_dtypes"].items()}
+        oldest = self.inserted - self.capacity
+        for name, first, end in state["chunks"]:
+            data = torch.load(directory / name, map_location="cpu", weights_only=True)
+            if not self.storage:
+                self._allocate(data)
+            keep = max(oldest - first, 0)   # episodes of this chunk that newer ones overwrote
+            self._write(torch.arange(first + keep, end), {k: v[keep:] for k, v in data.items()})
+        self.chunks = [tuple(c) for c in state["chunks"]]
+        self.persisted = self.inserted
+
+
+def prune(directory: Path, keep: set[str]) -> None:
+    """Delete the chunk files of ``directory`` that no checkpoint lists (overwritten, or left by a kill)."""
+    if directory.exists():
+        for path in directory.iterdir():
+            if path.name not in keep:
+                path.unlink(missing_ok=True)

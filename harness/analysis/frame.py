@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.runner.run_files import PENDING, RunFiles
+from harness.store import PENDING, RunFiles
 from harness.spec import RunSpec
 
 FRAME_COLUMNS = ["suite", "algorithm", "scenario", "eval_set", "composition", "seed", "step", "metric",

@@ -66,6 +66,13 @@ def final_value(steps, values, k: int = 1) -> float:
     return float(np.mean(values[-int(k):]))
 
 
+def trapezoid_area(steps, values) -> float:
+    """Σ_i (t_{i+1} − t_i)(v_i + v_{i+1})/2 over points sorted by step (np.trapezoid is NumPy ≥ 2 only,
+    and the package allows 1.26)."""
+    steps, values = _sorted_by_step(steps, values)
+    return float(np.sum(np.diff(steps) * (values[1:] + values[:-1]) / 2.0))
+
+
 def auc_trapezoid(steps, values) -> float:
     """Normalised area under the curve: Σ_i (t_{i+1} − t_i)(v_i + v_{i+1})/2 / (t_max − t_min).
 
@@ -76,7 +83,7 @@ def auc_trapezoid(steps, values) -> float:
     span = steps[-1] - steps[0]
     if span == 0:
         return float(np.mean(values))
-    return float(np.trapezoid(values, steps) / span)
+    return trapezoid_area(steps, values) / span
 
 
 def auc_mean(values) -> float:

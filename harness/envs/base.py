@@ -1,4 +1,4 @@
-"""The batched environment interface every backend implements (see DESIGN.md, Environments).
+"""The batched environment interface every backend implements (docs/architecture.md, Environments).
 
 A step takes actions ``[B, A]`` and returns an :class:`EnvStep` of tensors on the environment's
 device. Each of the B environments may hold a different team composition, padded to a common

@@ -177,5 +177,5 @@ def joint_actions(n_actions: int) -> list[tuple[int, int]]:
 
 
 for _game in GAMES.values():
-    register(ScenarioEntry(name=_game.name, family="matrix", factory=_factory,
+    register(ScenarioEntry(name=_game.name, family="matrix", factory=_factory, episode_limit=1,
                            description=_game.description, validate_composition=validate_composition))

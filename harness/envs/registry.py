@@ -28,6 +28,7 @@ class ScenarioEntry:
     # keyword arguments the factory takes beyond the common ones: "options" (a suite's simulator
     # options), "entity_view" (whether steps build the entity view)
     accepts: frozenset[str] = frozenset()
+    episode_limit: int | None = None  # agent steps per episode at most (suites check cadences against it)
 
 
 _SCENARIOS: dict[str, ScenarioEntry] = {}

@@ -66,7 +66,7 @@ def build_report(frame: pd.DataFrame, runs: pd.DataFrame | None, suite: Suite, o
 
     paths: list[Path] = []
     for model in tables:
-        methods = methods_statement(settings, n_seeds, model.spec.alpha)
+        methods = methods_statement(settings, n_seeds, model.spec.alpha, suite)
         stem = out_dir / _slug(model.spec.table)
         outputs = {
             ".md": render.document_markdown([model], methods, prov),
@@ -81,7 +81,7 @@ def build_report(frame: pd.DataFrame, runs: pd.DataFrame | None, suite: Suite, o
 
     figures = plots.all_plots(frame, per_run, out_dir / "figures", reps=curve_reps, seed=settings.seed)
     figure_links = [str(p.relative_to(out_dir)) for p in figures if p.suffix == ".png"]
-    methods = methods_statement(settings, n_seeds, specs[0].alpha)
+    methods = methods_statement(settings, n_seeds, specs[0].alpha, suite)
     for name, text in (("report.md", render.document_markdown(tables, methods, prov, figure_links)),
                        ("report.html", render.document_html(tables, methods, prov, figure_links))):
         (out_dir / name).write_text(text, encoding="utf-8")

@@ -6,9 +6,13 @@ statistical power available at the number of seeds used, so a reader does not ov
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from harness.analysis import compare
 from harness.analysis.metrics import METRIC_DEFINITIONS
+
+if TYPE_CHECKING:
+    from harness.suite.models import Suite
 
 
 @dataclass(frozen=True)
@@ -23,9 +27,34 @@ class AnalysisSettings:
     curve_reps: int = 2_000          # bootstrap resamples for sample-efficiency curves
 
 
-def methods_statement(settings: AnalysisSettings, n_seeds: int, alpha: float) -> list[str]:
-    """Paragraphs (plain text, Unicode) describing the metrics and statistics of a report."""
-    paragraphs = [f"{name}: {text}" for name, text in sorted(METRIC_DEFINITIONS.items())]
+TIME_LIMIT_TEXT = {
+    "terminal": "a time-out ends the return like a game's end (no bootstrapping), as in PyMARL's SMAC results "
+                "(SMAC's continuing_episode off)",
+    "bootstrap": "a time-out is bootstrapped from the observation the time limit cut (the episode's end is "
+                 "not part of the task)",
+}
+
+
+def protocol_statement(suite: "Suite") -> str:
+    """The training protocol of a suite's runs: time-outs, environments per round, update cadence."""
+    tuned = sorted(f"{a.name} {a.overrides['update_every']}" for a in suite.algorithm_entries
+                   if "update_every" in a.overrides)
+    tuned += sorted(f"{s.name} {s.overrides['update_every']}" for s in suite.scenario_entries
+                    if "update_every" in s.overrides)
+    cadence = ("one learner update per finished episode (PyMARL's episode runner), the algorithms' default"
+               + (f"; episodes per update set in the suite: {', '.join(tuned)}" if tuned else ""))
+    e = suite.evaluation
+    return (f"Training protocol: time limit '{suite.training.time_limit}': {TIME_LIMIT_TEXT[suite.training.time_limit]}; "
+            f"{suite.training.n_envs} environments collect episodes together; {cadence}. Evaluation: "
+            f"{'greedy' if e.greedy else 'exploring'} policy, {e.episodes} episodes per set every {e.interval:,} "
+            f"env steps, every run on the same evaluation starts (seed {e.seed}).")
+
+
+def methods_statement(settings: AnalysisSettings, n_seeds: int, alpha: float,
+                      suite: "Suite | None" = None) -> list[str]:
+    """Paragraphs (plain text, Unicode) describing the protocol, metrics and statistics of a report."""
+    paragraphs = [protocol_statement(suite)] if suite is not None else []
+    paragraphs += [f"{name}: {text}" for name, text in sorted(METRIC_DEFINITIONS.items())]
     paragraphs += [
         f"Final metrics are the mean of the last k={settings.k} evaluations of a run; AUC uses the "
         f"'{settings.auc}' variant.",

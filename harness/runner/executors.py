@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import torch
 
 from harness.runner.loop import Event, execute_run
-from harness.runner.run_files import FAILED, RunFiles
+from harness.store import FAILED, RunFiles
 from harness.spec import RunSpec
 
 EventSink = Callable[[Event], None]

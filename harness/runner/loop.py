@@ -18,13 +18,14 @@ from typing import Any, Callable
 import torch
 
 from algorithms import registry as algorithms
+from algorithms.base import Protocol
 from harness.envs import make
 from harness.envs.base import BatchedEnv
 from harness.provenance import resolve_device
-from harness.runner.checkpoint import load_checkpoint, save_checkpoint
+from harness.runner.checkpoint import clear_storages, load_checkpoint, restore_storages, save_checkpoint
 from harness.runner.evaluation import evaluate, summarise
 from harness.runner.rollout import collect
-from harness.runner.run_files import BUSY, DONE, FAILED, RUNNING, RunBusy, RunFiles
+from harness.store import BUSY, DONE, FAILED, RUNNING, RunBusy, RunFiles
 from harness.runner.seeding import derive_seed
 from harness.spec import TRAIN_SET, RunSpec
 
@@ -76,8 +77,14 @@ class RunLoop:
         torch.manual_seed(derive_seed(spec.seed, "init"))
         alg_cls = algorithms.get(spec.algorithm)
         self.env, self.eval_envs = build_envs(spec, self.device, alg_cls.capabilities.needs_entities)
+        round_max = spec.n_envs * self.env.info.episode_limit
+        if spec.eval_interval < round_max:
+            raise ValueError(
+                f"evaluation interval {spec.eval_interval} is shorter than one collection round can be "
+                f"(n_envs {spec.n_envs} x episode limit {self.env.info.episode_limit} = {round_max} env steps), "
+                "so evaluations would be skipped; raise evaluation.interval or lower training.n_envs")
         config = alg_cls.config_cls.from_overrides(spec.algorithm_config)
-        self.algorithm = alg_cls(self.env.info, config, self.device)
+        self.algorithm = alg_cls(self.env.info, config, self.device, Protocol(time_limit=spec.time_limit))
         self.generator = torch.Generator().manual_seed(derive_seed(spec.seed, "actions"))
         self.state = LoopState()
         self.records: list[dict] = []
@@ -92,7 +99,7 @@ class RunLoop:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "loop": asdict(self.state),
             "records": self.records,
-        })
+        }, self.algorithm.storages())
         self.files.set_status(RUNNING, t_env=self.state.t_env)
 
     def restore(self) -> bool:
@@ -102,8 +109,10 @@ class RunLoop:
         if ckpt is None:
             for path in (self.files.episodes_path, self.files.evals_path, self.files.train_path):
                 path.unlink(missing_ok=True)
+            clear_storages(self.files.root)
             return False
         self.algorithm.load_state_dict(ckpt["algorithm"])
+        restore_storages(self.files.root, ckpt, self.algorithm.storages())
         self.generator.set_state(ckpt["generator"])
         torch.set_rng_state(ckpt["torch_rng"])
         if ckpt.get("cuda_rng") is not None and torch.cuda.is_available():
@@ -135,6 +144,14 @@ class RunLoop:
         self.on_event({"type": "eval", "run_id": self.spec.run_id, "t_env": s.t_env, "summary": summary,
                        "train": dict(s.train_log)})
 
+    def _updates_due(self, steps_before: int, episodes_before: int) -> list[int]:
+        """For each learner update that fell due in the last round, the episode count it fell due at
+        (PyMARL's episode runner trains after every episode: n_envs updates per round of n_envs)."""
+        cadence, s = self.algorithm.cadence, self.state
+        if cadence.unit == "episode":
+            return cadence.due(episodes_before, s.episodes)
+        return [s.episodes] * len(cadence.due(steps_before, s.t_env))
+
     def run(self) -> None:
         s, spec = self.state, self.spec
         while True:
@@ -149,13 +166,14 @@ class RunLoop:
                 return
             batch, stats = collect(self.env, self.algorithm, t_env=s.t_env, explore=True,
                                    generator=self.generator, seed=derive_seed(spec.seed, "train", s.rounds))
+            steps_before, episodes_before = s.t_env, s.episodes
             s.rounds += 1
             s.t_env += stats.env_steps
             s.episodes += len(stats.lengths)
             self.algorithm.observe(batch)
             logs = None
-            for _ in range(spec.updates_per_round):
-                update = self.algorithm.train(s.t_env, s.episodes, self.generator)
+            for due in self._updates_due(steps_before, episodes_before):
+                update = self.algorithm.train(s.t_env, due, self.generator)
                 if update is not None:
                     logs = update
                     s.updates += 1

@@ -35,7 +35,7 @@ def collect(env: BatchedEnv, algorithm: Algorithm, *, t_env: int, explore: bool,
     returns = torch.zeros(B, device=env.device)
     lengths = torch.zeros(B, dtype=torch.long, device=env.device)
     won = torch.zeros(B, dtype=torch.bool, device=env.device)
-    obs, state, avail, amask, acts, rews, terms, filled = [], [], [], [], [], [], [], []
+    obs, state, avail, amask, acts, rews, terms, truncs, filled = [], [], [], [], [], [], [], [], []
     for _ in range(limit):
         if keep_batch:
             obs.append(step.obs); state.append(step.state)
@@ -45,7 +45,8 @@ def collect(env: BatchedEnv, algorithm: Algorithm, *, t_env: int, explore: bool,
         reward = torch.where(alive, nxt.reward, torch.zeros_like(nxt.reward))
         if keep_batch:
             acts.append(actions.to(env.device)); rews.append(reward)
-            terms.append(nxt.terminated & alive); filled.append(alive.clone())
+            terms.append(nxt.terminated & alive); truncs.append(nxt.truncated & ~nxt.terminated & alive)
+            filled.append(alive.clone())
         returns += reward
         lengths += alive.long()
         ended = nxt.done & alive
@@ -63,6 +64,6 @@ def collect(env: BatchedEnv, algorithm: Algorithm, *, t_env: int, explore: bool,
         obs=torch.stack(obs, 1), state=torch.stack(state, 1),            # [B, T+1, ...]
         avail_actions=torch.stack(avail, 1), agent_mask=torch.stack(amask, 1),
         actions=torch.stack(acts, 1).long(), reward=torch.stack(rews, 1),  # [B, T, ...]
-        terminated=torch.stack(terms, 1), filled=torch.stack(filled, 1),
+        terminated=torch.stack(terms, 1), truncated=torch.stack(truncs, 1), filled=torch.stack(filled, 1),
     )
     return batch, stats

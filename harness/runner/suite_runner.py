@@ -8,7 +8,7 @@ from typing import Callable
 
 from harness.runner.executors import make_executor
 from harness.runner.progress import SuiteProgress
-from harness.runner.run_files import BUSY, DONE, FAILED, PENDING, RUNNING, RunFiles
+from harness.store import BUSY, DONE, FAILED, PENDING, RUNNING, RunFiles
 from harness.spec import RunSpec
 
 

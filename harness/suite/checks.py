@@ -84,6 +84,13 @@ def check_scenarios(suite: Suite) -> Iterator[Problem]:
             if missing:
                 yield name_path, (f"scenario {entry.name!r} has {', '.join(missing)}, which SMAX's rules "
                                   f"(combat.rules: smax) lack; SMAX has {', '.join(PROFILES['smax'])}")
+        limit = scenario_registry.scenario(entry.name).episode_limit
+        if limit is not None and suite.evaluation.interval < suite.training.n_envs * limit:
+            yield ("evaluation", "interval"), (
+                f"evaluation.interval ({suite.evaluation.interval}) is shorter than one collection round on "
+                f"{entry.name!r} can be (training.n_envs {suite.training.n_envs} x episode limit {limit} = "
+                f"{suite.training.n_envs * limit} env steps), so evaluations would be skipped; make it at least "
+                f"{suite.training.n_envs * limit} or lower training.n_envs")
         compositions = [(("train",), entry.train)] + [(("eval", k), c) for k, c in entry.eval.items()]
         for sub, comp in compositions:
             if comp is None:

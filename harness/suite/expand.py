@@ -105,10 +105,9 @@ def _run(suite: Suite, algorithm: str, config: dict, scen: ScenarioEntry, seed: 
         eval_greedy=suite.evaluation.greedy,
         eval_seed=suite.evaluation.seed,
         n_envs=suite.training.n_envs,
-        updates_per_round=suite.training.updates_per_round,
+        time_limit=suite.training.time_limit,
         checkpoint_interval=suite.training.checkpoint_interval,
         device=suite.device,
-        final_evaluations=suite.evaluation.final_k,
         env_options=suite.combat.env_options(),
     )
 

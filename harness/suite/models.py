@@ -93,11 +93,21 @@ class Budget(_Strict):
 
 
 class Training(_Strict):
-    """Training settings shared by every run of the suite."""
+    """Training settings shared by every run of the suite. How often the learner updates is the
+    algorithm's (its ``update_every`` hyper-parameter), not the suite's."""
 
     n_envs: int = Field(default=8, gt=0)
-    updates_per_round: int = Field(default=1, gt=0)   # learner updates per collected batch of n_envs episodes
+    time_limit: Literal["terminal", "bootstrap"] = "bootstrap"   # how a time-out is learned from
     checkpoint_interval: int = Field(default=0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data):
+        if isinstance(data, dict) and "updates_per_round" in data:
+            raise FieldError(("updates_per_round",), "training.updates_per_round is gone: the update cadence "
+                             "belongs to the algorithm; set its update_every hyper-parameter (finished episodes "
+                             "per learner update, PyMARL's default 1) in the algorithm's overrides")
+        return data
 
 
 class CombatOptions(_Strict):
@@ -173,7 +183,7 @@ class ReportTable(_Strict):
 
 
 class Suite(_Strict):
-    """A declarative benchmark suite (DESIGN.md, Suites): expanded into algorithm × scenario × seed runs."""
+    """A declarative benchmark suite (docs/architecture.md): expanded into algorithm × scenario × seed runs."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""

@@ -15,7 +15,7 @@ def suite_schema(with_names: bool = True) -> dict[str, Any]:
     of the registered ones (left open if a registry cannot be imported)."""
     schema = Suite.model_json_schema()
     schema = {"$schema": DIALECT, **schema, "title": "MARL harness suite",
-              "description": "A declarative benchmark suite: algorithms × scenarios × seeds (see DESIGN.md, Suites)."}
+              "description": "A declarative benchmark suite: algorithms × scenarios × seeds (docs/architecture.md; `harness schema` prints this schema)."}
     if with_names:
         for key, entry, names in (("algorithms", "AlgorithmEntry", _names(algorithm_registry.available)),
                                   ("scenarios", "ScenarioEntry", _names(scenario_registry.available_scenarios))):

@@ -35,8 +35,9 @@ def _factory(name, *, batch_size, device, seed, composition, cover, autoreset, o
 _ACCEPTS = frozenset({"options", "entity_view"})
 for _m in MAPS.values():
     register(ScenarioEntry(name=_m.name, family="combat", factory=_factory, validate_composition=validate,
-                           starcraft_map=True, accepts=_ACCEPTS,
+                           starcraft_map=True, accepts=_ACCEPTS, episode_limit=_m.episode_limit,
                            description=f"SMAC map {_m.name} ({_m.difficulty}), combat simulator"))
 for _s in SETS.values():
     register(ScenarioEntry(name=_s.name, family="combat", factory=_factory, validate_composition=validate,
-                           accepts=_ACCEPTS, description=f"{_s.description} (combat simulator)"))
+                           accepts=_ACCEPTS, episode_limit=_s.episode_limit,
+                           description=f"{_s.description} (combat simulator)"))

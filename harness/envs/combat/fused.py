@@ -144,8 +144,10 @@ def fused_step(carry: Carry, actions: torch.Tensor, enemy_actions: torch.Tensor 
         terminated, truncated, won = terminated & keep, truncated & keep, won & keep
         reward = torch.where(restart, torch.zeros_like(reward), reward)
 
-    views = all_views(state, team, s.layout, s.enemy_layout, s.rules, bits, tags, terminated | truncated,
-                      s.entity_view)
+    # the step that ends a battle shows its real final state (as SMAC does: a time-out's observation is
+    # the one a bootstrapped target reads); only a battle already over offers its agents just the no-op
+    over = done if reserve is None else torch.zeros_like(done)
+    views = all_views(state, team, s.layout, s.enemy_layout, s.rules, bits, tags, over, s.entity_view)
     out = Carry(state, bits, tags, max_reward, terminated, truncated, won, views["delta"], views["dist"],
                 views["avail"], views["enemy_avail"])
     return out, reserve, views, reward, ~ok, None if enemy_ok is None else ~enemy_ok

@@ -201,7 +201,8 @@ def all_views(state: BattleState, team: torch.Tensor, layout: Layout, enemy_layo
               entity_view: bool = True) -> dict[str, torch.Tensor | None]:
     """Every view of the state after a step, as one pure function (so that it can be compiled).
 
-    A finished battle (``done [B]``) offers its agents only the no-op until it is reset. The entity
+    A battle that was over before this step (``done [B]``) offers its agents only the no-op until it is
+    reset; the step that ends a battle still shows its real state and actions. The entity
     view is None unless ``entity_view`` (only entity algorithms read it).
     """
     delta, dist = pairwise(state.pos)

@@ -1,4 +1,4 @@
-"""The files of one run folder: spec, status, per-episode records and evaluation summaries.
+"""The run store: the files of one run folder (spec, status, per-episode records, evaluation summaries).
 
 These are the run's ground truth: the tracker mirrors them into MLflow, and analysis reads them.
 """
