@@ -14,7 +14,8 @@ from harness.envs.base import EnvInfo, EnvStep
 class Capabilities:
     """Lets the harness refuse an impossible algorithm × scenario pairing before running it."""
 
-    discrete_actions: bool = True
+    discrete_actions: bool = True       # acts in discrete action spaces (with availability masks)
+    continuous_actions: bool = False    # acts in bounded continuous action spaces
     needs_state: bool = True
     needs_entities: bool = False
     variable_team_size: bool = False   # can evaluate on compositions with other agent counts
@@ -40,15 +41,16 @@ class Protocol:
             raise ValueError(f"time_limit must be one of {', '.join(TIME_LIMITS)}, got {self.time_limit!r}")
 
 
-CADENCE_UNITS = ("episode", "env_step")
+CADENCE_UNITS = ("episode", "env_step", "round")
 
 
 @dataclass(frozen=True)
 class Cadence:
     """How often the learner updates, in what it counts: one update every ``every`` finished episodes
-    (PyMARL's episode runner: 1) or env steps. The runner calls ``train`` once per update due."""
+    (PyMARL's episode runner: 1), env steps, or collection rounds (on-policy: one per rollout). The
+    runner calls ``train`` once per update due."""
 
-    unit: Literal["episode", "env_step"] = "episode"
+    unit: Literal["episode", "env_step", "round"] = "episode"
     every: int = 1
 
     def __post_init__(self) -> None:
@@ -88,6 +90,15 @@ class Algorithm(ABC):
     name: ClassVar[str]
     config_cls: ClassVar[type[AlgorithmConfig]]
     capabilities: ClassVar[Capabilities] = Capabilities()
+    # how the runner collects for it: whole episodes from fresh resets ("episodes", PyMARL's episode
+    # runner), or fixed-horizon steps of autoresetting environments ("steps": on-policy rollouts,
+    # per-step transitions); ``horizon`` is the steps per round in the latter
+    collection: ClassVar[Literal["episodes", "steps"]] = "episodes"
+
+    @property
+    def horizon(self) -> int:
+        """Steps of every environment per collection round (collection "steps")."""
+        return 1
 
     def __init__(self, info: EnvInfo, config: AlgorithmConfig, device: torch.device,
                  protocol: Protocol = Protocol()) -> None:
@@ -112,8 +123,14 @@ class Algorithm(ABC):
 
     @abstractmethod
     def act(self, step: EnvStep, hidden: Any, t_env: int, explore: bool,
-            generator: torch.Generator) -> tuple[torch.Tensor, Any]:
-        """Actions ``[B, A]`` for the current step and the next hidden state."""
+            generator: torch.Generator) -> tuple[torch.Tensor, Any] | tuple[torch.Tensor, Any, dict]:
+        """Actions ``[B, A]`` (or ``[B, A, action_dim]``) for the current step and the next hidden
+        state; on-policy learners add a dict of what they need stored per step (log-probs, values)."""
+
+    def reset_hidden(self, hidden: Any, starts: torch.Tensor) -> Any:
+        """``hidden`` with the rows of environments whose episode starts now (``starts [B]``) reset;
+        autoresetting collection calls it before every step (feed-forward policies: unchanged)."""
+        return hidden
 
     @abstractmethod
     def observe(self, episodes: "Any") -> None:

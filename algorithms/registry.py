@@ -16,6 +16,8 @@ def _load() -> None:
     import algorithms.iql  # noqa: F401
     import algorithms.vdn  # noqa: F401
     import algorithms.qmix  # noqa: F401
+    import algorithms.actor_critic.mappo  # noqa: F401
+    import algorithms.continuous.maddpg  # noqa: F401
 
 
 def available() -> list[str]:

@@ -66,3 +66,16 @@ class AgentController(nn.Module):
             q, hidden = self(batch.obs[:, t], last, hidden)
             outs.append(q)
         return torch.stack(outs, dim=1)
+
+    def unroll_steps(self, obs: torch.Tensor, starts: torch.Tensor, hidden: torch.Tensor,
+                     last_actions: torch.Tensor | None = None) -> torch.Tensor:
+        """Outputs over a fixed-horizon rollout whose episodes start anywhere in it: ``obs [B, T, A, d]``,
+        ``starts [B, T]`` (hidden state reset before step t), ``hidden [B, A, H]`` before step 0 →
+        ``[B, T, A, n_actions]``. ``last_actions [B, T, A]`` is the previous action at each step."""
+        outs = []
+        for t in range(obs.shape[1]):
+            hidden = hidden * (~starts[:, t]).float()[:, None, None]
+            last = None if last_actions is None else last_actions[:, t]
+            q, hidden = self(obs[:, t], last, hidden)
+            outs.append(q)
+        return torch.stack(outs, dim=1)

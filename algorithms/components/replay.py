@@ -73,8 +73,9 @@ class EpisodeReplay:
     """
 
     def __init__(self, capacity: int, max_t: int, device: torch.device,
-                 stored_dtypes: dict[str, torch.dtype] | None = None) -> None:
+                 stored_dtypes: dict[str, torch.dtype] | None = None, with_replacement: bool = False) -> None:
         self.capacity = capacity
+        self.with_replacement = with_replacement   # sample with replacement (transition replays)
         self.max_t = max_t
         self.device = device
         self.stored_dtypes = dict(stored_dtypes or {})
@@ -125,8 +126,12 @@ class EpisodeReplay:
         return self.size >= n
 
     def sample(self, n: int, generator: torch.Generator) -> EpisodeBatch:
-        """n distinct episodes chosen uniformly, truncated to the longest filled episode among them."""
-        idx = torch.randperm(self.size, generator=generator)[:n].to(self.device)
+        """n distinct episodes chosen uniformly (n uniform draws ``with_replacement``), truncated to the
+        longest filled episode among them."""
+        if self.with_replacement:
+            idx = torch.randint(self.size, (n,), generator=generator).to(self.device)
+        else:
+            idx = torch.randperm(self.size, generator=generator)[:n].to(self.device)
         batch = EpisodeBatch(**{k: v[idx].to(self.batch_dtypes[k]) for k, v in self.storage.items()})
         t = int(batch.filled.any(dim=0).nonzero().max().item()) + 1
         return batch.truncate(t)

@@ -34,16 +34,42 @@ class CompositionSpec:
 
 @dataclass(frozen=True)
 class EnvInfo:
-    """Static shapes of a (padded) batched environment."""
+    """Static shapes of a (padded) batched environment, and the kind of each agent's action.
+
+    Discrete envs (the default) take one action index per agent from ``n_actions`` choices.
+    Continuous envs (``continuous_actions``) take ``action_dim`` floats per agent, each component in
+    [``action_low``, ``action_high``]; ``n_actions`` counts discrete actions only, so it is unused
+    there (1 by convention), and their ``avail_actions`` is a ``[B, A, 1]`` tensor of True, so code
+    that reads it keeps working. ``has_state`` is False for an env without a global state;
+    ``n_entities > 0`` says the env has an entity view.
+    """
 
     n_agents: int            # A: max controlled agents (padding included)
-    n_actions: int
+    n_actions: int           # discrete actions per agent (unused by continuous envs)
     obs_dim: int
     state_dim: int
     episode_limit: int
     n_entities: int = 0      # E: entities in the entity view (0 if the backend has none)
     entity_dim: int = 0
     simulator: str = ""      # e.g. "combat 0.1" or "matrix 0.1"; recorded in provenance
+    continuous_actions: bool = False
+    action_dim: int = 0          # per-agent continuous action size; 0 for discrete envs
+    action_low: float = -1.0     # lower bound of each continuous action component
+    action_high: float = 1.0     # upper bound of each continuous action component
+    has_state: bool = True       # the env provides a global state
+
+    def __post_init__(self) -> None:
+        if self.continuous_actions and self.action_dim < 1:
+            raise ValueError(f"a continuous env needs action_dim >= 1, got {self.action_dim}")
+        if not self.continuous_actions and self.action_dim != 0:
+            raise ValueError(f"a discrete env has action_dim 0, got {self.action_dim}")
+        if self.continuous_actions and not self.action_low < self.action_high:
+            raise ValueError(f"action_low ({self.action_low}) must be below action_high ({self.action_high})")
+
+    @property
+    def discrete_actions(self) -> bool:
+        """Each agent picks one of ``n_actions`` indices (the opposite of ``continuous_actions``)."""
+        return not self.continuous_actions
 
 
 @dataclass
@@ -74,7 +100,9 @@ class BatchedEnv(ABC):
 
     With ``autoreset=False`` (episode collection) an environment that is done stays done: further
     steps ignore its actions and return zero reward until :meth:`reset`. With ``autoreset=True`` a
-    done environment's next step starts a new episode with the next composition from the generator.
+    done environment's next step ignores its actions and starts a new episode with the next
+    composition from the generator (zero reward, not done): the step that ended the episode still
+    returned its real final observation.
     """
 
     batch_size: int
@@ -101,9 +129,30 @@ class BatchedEnv(ABC):
     def close(self) -> None:  # pragma: no cover - backends with resources override
         """Release backend resources."""
 
+    def get_state(self) -> object:
+        """Everything the next steps depend on (battles, random generator), to resume a run that
+        collects across rounds without a reset; :meth:`set_state` puts it back."""
+        raise NotImplementedError(f"{type(self).__name__} cannot save its state: runs on it that step "
+                                  "environments across collection rounds cannot resume")
 
-def check_actions(actions: torch.Tensor, batch_size: int, n_agents: int) -> None:
-    """Raise a clear error if an action batch has the wrong shape or dtype."""
+    def set_state(self, state: object) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot restore a saved state")
+
+
+def check_actions(actions: torch.Tensor, batch_size: int, n_agents: int, action_dim: int = 0) -> None:
+    """Raise a clear error if an action batch has the wrong shape or dtype.
+
+    Discrete (``action_dim`` 0): an integer ``[B, A]`` tensor. Continuous (``action_dim`` > 0): a
+    floating ``[B, A, action_dim]`` tensor.
+    """
+    if action_dim > 0:
+        expected = (batch_size, n_agents, action_dim)
+        if actions.shape != expected:
+            raise ValueError(f"continuous actions must have shape [B={batch_size}, A={n_agents}, "
+                             f"action_dim={action_dim}], got {list(actions.shape)}")
+        if not actions.is_floating_point():
+            raise ValueError(f"continuous actions must be a floating tensor, got {actions.dtype}")
+        return
     if actions.shape != (batch_size, n_agents):
         raise ValueError(
             f"actions must have shape [B={batch_size}, A={n_agents}], got {list(actions.shape)}"

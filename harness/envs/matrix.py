@@ -148,20 +148,28 @@ class MatrixEnv(BatchedEnv):
         if ((actions < 0) | (actions >= self.game.n_actions)).any():
             raise ValueError(f"actions must lie in [0, {self.game.n_actions}) for {self.game.name!r}")
         live = ~self._done
+        if self.autoreset and bool(self._done.any()):   # the step after an end starts the next game
+            self._team = torch.where(self._done, self._draw_teams(self.batch_size), self._team)
         payoff = self._payoff[self._team, actions[:, 0], actions[:, 1]]             # [B]
         reward = torch.where(live, payoff, torch.zeros_like(payoff))
         won = live & (payoff >= self._best[self._team])
         terminated = live.clone()
         if self.autoreset:
-            out = self._observe(reward, terminated, won)
-            self._team = self._draw_teams(self.batch_size)
-            return out
+            self._done = terminated
+            return self._observe(reward, terminated, won)
         self._done |= terminated
         self._won |= won
         return self._observe(reward, self._done.clone(), self._won.clone())
 
     def compositions(self) -> list[str]:
         return ["".join(self.teams[i]) for i in self._team.tolist()]
+
+    def get_state(self) -> dict:
+        return {"team": self._team, "done": self._done, "won": self._won, "gen": self._gen.get_state()}
+
+    def set_state(self, state: dict) -> None:
+        self._team, self._done, self._won = state["team"], state["done"], state["won"]
+        self._gen.set_state(state["gen"])
 
 
 def _factory(name, *, batch_size, device, seed, composition, cover, autoreset):

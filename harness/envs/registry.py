@@ -48,6 +48,7 @@ def _load_backends() -> None:
         return
     _LOADED = True
     import harness.envs.matrix  # noqa: F401  (registers matrix games)
+    import harness.envs.simple_world  # noqa: F401  (registers IAC's continuous Simple World)
     try:
         import harness.envs.combat  # noqa: F401  (registers combat maps and sets)
     except ImportError as err:  # pragma: no cover - only while the simulator is absent

@@ -27,6 +27,7 @@ from harness.runner.evaluation import evaluate, summarise
 from harness.runner.rollout import collect
 from harness.store import BUSY, DONE, FAILED, RUNNING, RunBusy, RunFiles
 from harness.runner.seeding import derive_seed
+from harness.runner.stepping import Stepper
 from harness.spec import TRAIN_SET, RunSpec
 
 Event = dict[str, Any]
@@ -48,15 +49,16 @@ class LoopState:
     train_log: dict[str, float] = field(default_factory=dict)
 
 
-def build_envs(spec: RunSpec, device: torch.device,
-               entity_view: bool = True) -> tuple[BatchedEnv, dict[str, BatchedEnv]]:
+def build_envs(spec: RunSpec, device: torch.device, entity_view: bool = True,
+               autoreset: bool = False) -> tuple[BatchedEnv, dict[str, BatchedEnv]]:
     """The training environment and one evaluation environment per set (training set included);
-    ``entity_view`` False when the algorithm does not read the entity view."""
+    ``entity_view`` False when the algorithm does not read the entity view; ``autoreset`` for a
+    training environment stepped across rounds (evaluation always plays whole episodes)."""
     cover = [c for c in [spec.train, *spec.eval_sets.values()] if c is not None]
     common = dict(device=device, cover=cover, backend=spec.backend, options=spec.env_options,
                   entity_view=entity_view)
     train_env = make(spec.scenario, batch_size=spec.n_envs, seed=derive_seed(spec.seed, "env"),
-                     composition=spec.train, **common)
+                     composition=spec.train, autoreset=autoreset, **common)
     eval_batch = min(spec.eval_episodes, EVAL_BATCH)
     eval_envs = {TRAIN_SET: make(spec.scenario, batch_size=eval_batch, seed=spec.eval_seed,
                                  composition=spec.train, **common)}
@@ -76,15 +78,18 @@ class RunLoop:
         self.tracking_enabled = tracking_enabled
         torch.manual_seed(derive_seed(spec.seed, "init"))
         alg_cls = algorithms.get(spec.algorithm)
-        self.env, self.eval_envs = build_envs(spec, self.device, alg_cls.capabilities.needs_entities)
-        round_max = spec.n_envs * self.env.info.episode_limit
+        stepped = alg_cls.collection == "steps"
+        self.env, self.eval_envs = build_envs(spec, self.device, alg_cls.capabilities.needs_entities, stepped)
+        config = alg_cls.config_cls.from_overrides(spec.algorithm_config)
+        self.algorithm = alg_cls(self.env.info, config, self.device, Protocol(time_limit=spec.time_limit))
+        self.stepper = Stepper(self.env, self.algorithm, derive_seed(spec.seed, "train", 0)) if stepped else None
+        per_env = self.algorithm.horizon if stepped else self.env.info.episode_limit
+        round_max = spec.n_envs * per_env
         if spec.eval_interval < round_max:
             raise ValueError(
                 f"evaluation interval {spec.eval_interval} is shorter than one collection round can be "
-                f"(n_envs {spec.n_envs} x episode limit {self.env.info.episode_limit} = {round_max} env steps), "
-                "so evaluations would be skipped; raise evaluation.interval or lower training.n_envs")
-        config = alg_cls.config_cls.from_overrides(spec.algorithm_config)
-        self.algorithm = alg_cls(self.env.info, config, self.device, Protocol(time_limit=spec.time_limit))
+                f"(n_envs {spec.n_envs} x {'horizon' if stepped else 'episode limit'} {per_env} = {round_max} "
+                "env steps), so evaluations would be skipped; raise evaluation.interval or lower training.n_envs")
         self.generator = torch.Generator().manual_seed(derive_seed(spec.seed, "actions"))
         self.state = LoopState()
         self.records: list[dict] = []
@@ -99,6 +104,7 @@ class RunLoop:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "loop": asdict(self.state),
             "records": self.records,
+            "stepper": self.stepper.state_dict() if self.stepper is not None else None,
         }, self.algorithm.storages())
         self.files.set_status(RUNNING, t_env=self.state.t_env)
 
@@ -118,6 +124,8 @@ class RunLoop:
         if ckpt.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         self.state = LoopState(**ckpt["loop"])
+        if self.stepper is not None:
+            self.stepper.load_state_dict(ckpt["stepper"])
         self.records = ckpt["records"]
         # drop anything written after the checkpoint, so the files match the resumed state
         self.files.rewrite(self.files.episodes_path, self.records)
@@ -150,6 +158,8 @@ class RunLoop:
         cadence, s = self.algorithm.cadence, self.state
         if cadence.unit == "episode":
             return cadence.due(episodes_before, s.episodes)
+        if cadence.unit == "round":
+            return [s.episodes] * len(cadence.due(s.rounds - 1, s.rounds))
         return [s.episodes] * len(cadence.due(steps_before, s.t_env))
 
     def run(self) -> None:
@@ -164,8 +174,12 @@ class RunLoop:
                     self.checkpoint()
             if s.t_env >= spec.budget_env_steps:
                 return
-            batch, stats = collect(self.env, self.algorithm, t_env=s.t_env, explore=True,
-                                   generator=self.generator, seed=derive_seed(spec.seed, "train", s.rounds))
+            if self.stepper is not None:
+                batch, stats = self.stepper.collect(self.algorithm.horizon, t_env=s.t_env, explore=True,
+                                                    generator=self.generator)
+            else:
+                batch, stats = collect(self.env, self.algorithm, t_env=s.t_env, explore=True,
+                                       generator=self.generator, seed=derive_seed(spec.seed, "train", s.rounds))
             steps_before, episodes_before = s.t_env, s.episodes
             s.rounds += 1
             s.t_env += stats.env_steps
@@ -178,9 +192,10 @@ class RunLoop:
                     logs = update
                     s.updates += 1
             if logs is not None:
-                s.train_log = {k: float(v) for k, v in logs.items()} | {
-                    "train_return": sum(stats.returns) / len(stats.returns),
-                    "train_win_rate": sum(stats.won) / len(stats.won)}
+                s.train_log = {k: float(v) for k, v in logs.items()}
+                if stats.returns:   # a round of steps may end no episode
+                    s.train_log |= {"train_return": sum(stats.returns) / len(stats.returns),
+                                    "train_win_rate": sum(stats.won) / len(stats.won)}
                 if not all(math.isfinite(v) for v in s.train_log.values()):
                     raise FloatingPointError(f"non-finite training statistic at t_env={s.t_env}: {s.train_log}")
             self.on_event({"type": "progress", "run_id": spec.run_id, "t_env": s.t_env})

@@ -18,10 +18,11 @@ class EpisodeStats:
     returns: list[float]
     lengths: list[int]
     compositions: list[str]
+    steps: int | None = None     # env steps collected, where episodes did not all run whole
 
     @property
     def env_steps(self) -> int:
-        return sum(self.lengths)
+        return sum(self.lengths) if self.steps is None else self.steps
 
 
 def collect(env: BatchedEnv, algorithm: Algorithm, *, t_env: int, explore: bool,
@@ -63,7 +64,12 @@ def collect(env: BatchedEnv, algorithm: Algorithm, *, t_env: int, explore: bool,
     batch = EpisodeBatch(
         obs=torch.stack(obs, 1), state=torch.stack(state, 1),            # [B, T+1, ...]
         avail_actions=torch.stack(avail, 1), agent_mask=torch.stack(amask, 1),
-        actions=torch.stack(acts, 1).long(), reward=torch.stack(rews, 1),  # [B, T, ...]
+        actions=_index_or_vector(torch.stack(acts, 1)), reward=torch.stack(rews, 1),  # [B, T, ...]
         terminated=torch.stack(terms, 1), truncated=torch.stack(truncs, 1), filled=torch.stack(filled, 1),
     )
     return batch, stats
+
+
+def _index_or_vector(actions: torch.Tensor) -> torch.Tensor:
+    """Discrete actions as long indices; continuous action vectors as they are."""
+    return actions if actions.is_floating_point() else actions.long()

@@ -9,6 +9,7 @@ from typing import Iterator
 
 from algorithms import registry as algorithm_registry
 from harness.envs import registry as scenario_registry
+from harness.suite.capabilities import refusals, scenario_traits
 from harness.suite.errors import Path, Problem, allowed_hint
 from harness.suite.hyperparams import field_types, type_problem
 from harness.suite.models import Suite
@@ -16,8 +17,8 @@ from harness.suite.models import Suite
 
 
 def registry_problems(suite: Suite) -> list[Problem]:
-    """Every problem found by :func:`check_algorithms` and :func:`check_scenarios`."""
-    return [*check_algorithms(suite), *check_scenarios(suite)]
+    """Every problem found by :func:`check_algorithms`, :func:`check_scenarios` and :func:`check_capabilities`."""
+    return [*check_algorithms(suite), *check_scenarios(suite), *check_capabilities(suite)]
 
 
 def _name_path(suite: Suite, key: str, i: int) -> Path:
@@ -99,3 +100,23 @@ def check_scenarios(suite: Suite) -> Iterator[Problem]:
                 scenario_registry.validate_composition(entry.name, comp.to_spec())
             except ValueError as err:
                 yield ("scenarios", i, *sub), f"not a valid composition for {entry.name}: {err}"
+
+
+def check_capabilities(suite: Suite) -> Iterator[Problem]:
+    """Every listed algorithm can act in each listed scenario and gets what it needs from it: its
+    action kind (discrete or continuous), a global state (``needs_state``) and an entity view
+    (``needs_entities``). Unknown names, and maps the backend cannot run, are left to the checks above."""
+    registered = set(algorithm_registry.available())
+    known = set(scenario_registry.available_scenarios())
+    algorithms = list(dict.fromkeys(a.name for a in suite.algorithm_entries if a.name in registered))
+    for i, entry in enumerate(suite.scenario_entries):
+        if entry.name not in known:
+            continue
+        if suite.backend == "smac" and not scenario_registry.scenario(entry.name).starcraft_map:
+            continue
+        traits = scenario_traits(entry.name, suite.backend)
+        if traits is None:
+            continue
+        for algorithm in algorithms:
+            for message in refusals(algorithm, entry.name, suite.backend, traits):
+                yield _name_path(suite, "scenarios", i), message

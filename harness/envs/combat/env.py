@@ -263,6 +263,14 @@ class CombatEnv(BatchedEnv):
                        truncated=carry.truncated.clone(), battle_won=carry.won.clone(), entities=v["entities"],
                        entity_mask=v["entity_mask"], obs_mask=v["obs_mask"], info=info)
 
+    def get_state(self) -> dict:
+        """The battles, the autoreset reserve and the random generator (tensors, for torch.save)."""
+        return {"carry": self._carry, "reserve": self._reserve, "rng": self.rng.get_state()}
+
+    def set_state(self, state: dict) -> None:
+        self._carry, self._reserve = state["carry"], state["reserve"]
+        self.rng.set_state(state["rng"])
+
     # ----------------------------------------------------------------------------- inspection
     @property
     def enemy_avail_actions(self) -> torch.Tensor:

@@ -1,0 +1,1 @@
+"""Actor-critic algorithms: policies trained with a learned critic (MAPPO, ...)."""

@@ -1,0 +1,1 @@
+"""Algorithms for continuous (and relaxed discrete) actions with deterministic policies (MADDPG, ...)."""
