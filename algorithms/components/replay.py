@@ -111,16 +111,22 @@ class EpisodeReplay:
         if not self.storage:
             self.batch_dtypes = {k: v.dtype for k, v in data.items()}
             self._allocate(data)
-        self._write(torch.arange(self.inserted, self.inserted + batch.batch_size), data)
+        self._write(self.inserted, data)
         self.inserted += batch.batch_size
 
-    def _write(self, episodes: torch.Tensor, data: dict[str, torch.Tensor]) -> None:
-        """Put ``data`` (leading dim = len(episodes)) into the slots of episode numbers ``episodes``."""
-        slots = (episodes % self.capacity).to(self.device)
-        for name, x in data.items():
-            buf = self.storage[name]
-            buf[slots] = 0
-            buf[slots, : x.shape[1]] = x.to(self.device, buf.dtype)
+    def _write(self, first: int, data: dict[str, torch.Tensor]) -> None:
+        """Put ``data`` (leading dim n) into the slots of episodes first .. first + n - 1: at most two
+        contiguous slot ranges (the ring wraps once), written through views, so no copy of the data."""
+        n = next(iter(data.values())).shape[0]
+        done = 0
+        while done < n:
+            slot = (first + done) % self.capacity
+            take = min(n - done, self.capacity - slot)
+            for name, x in data.items():
+                buf = self.storage[name]
+                buf[slot:slot + take].zero_()
+                buf[slot:slot + take, : x.shape[1]].copy_(x[done:done + take])
+            done += take
 
     def can_sample(self, n: int) -> bool:
         return self.size >= n
@@ -177,11 +183,13 @@ class EpisodeReplay:
         self.batch_dtypes = {k: getattr(torch, v.removeprefix("torch.")) for k, v in state["batch_dtypes"].items()}
         oldest = self.inserted - self.capacity
         for name, first, end in state["chunks"]:
-            data = torch.load(directory / name, map_location="cpu", weights_only=True)
+            # memory-mapped: a chunk's pages are read as they are copied, never held whole
+            data = torch.load(directory / name, map_location="cpu", weights_only=True, mmap=True)
             if not self.storage:
                 self._allocate(data)
             keep = max(oldest - first, 0)   # episodes of this chunk that newer ones overwrote
-            self._write(torch.arange(first + keep, end), {k: v[keep:] for k, v in data.items()})
+            self._write(first + keep, {k: v[keep:] for k, v in data.items()})
+            del data
         self.chunks = [tuple(c) for c in state["chunks"]]
         self.persisted = self.inserted
 
