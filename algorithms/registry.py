@@ -13,9 +13,9 @@ def register(cls: type[Algorithm]) -> type[Algorithm]:
 
 
 def _load() -> None:
-    import algorithms.iql  # noqa: F401
-    import algorithms.vdn  # noqa: F401
-    import algorithms.qmix  # noqa: F401
+    import algorithms.value.iql  # noqa: F401
+    import algorithms.value.vdn  # noqa: F401
+    import algorithms.value.qmix  # noqa: F401
     import algorithms.actor_critic.mappo  # noqa: F401
     import algorithms.continuous.maddpg  # noqa: F401
 

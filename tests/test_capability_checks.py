@@ -9,7 +9,7 @@ import pytest
 
 from algorithms import registry as algorithm_registry
 from algorithms.base import Capabilities
-from algorithms.value_based import ValueBased
+from algorithms.value.q_learning import ValueBased
 from harness.envs import registry as scenario_registry
 from harness.suite import SuiteError, expand, load_suite
 from harness.suite.capabilities import SMAC_TRAITS, scenario_traits

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from algorithms import registry
-from algorithms.value_based import ValueBased
+from algorithms.value.q_learning import ValueBased
 from harness.runner.suite_runner import run_specs
 from harness.spec import RunSpec
 

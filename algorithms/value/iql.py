@@ -1,6 +1,6 @@
 """IQL (Tan 1993; PyMARL's recurrent version): each agent learns its own Q from the team reward."""
 from algorithms.registry import register
-from algorithms.value_based import ValueBased
+from algorithms.value.q_learning import ValueBased
 
 
 @register

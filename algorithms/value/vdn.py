@@ -1,7 +1,7 @@
 """VDN (Sunehag et al. 2018): Q_tot is the sum of the agents' utilities."""
 from algorithms.components.mixers import VDNMixer
 from algorithms.registry import register
-from algorithms.value_based import ValueBased
+from algorithms.value.q_learning import ValueBased
 
 
 @register

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from algorithms.components.mixers import QMixer
 from algorithms.registry import register
-from algorithms.value_based import QLearningConfig, ValueBased
+from algorithms.value.q_learning import QLearningConfig, ValueBased
 
 
 @dataclass(frozen=True)
