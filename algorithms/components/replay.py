@@ -27,25 +27,29 @@ class EpisodeBatch:
     terminated: torch.Tensor     # [B, T] bool: the game ended the episode at step t
     truncated: torch.Tensor      # [B, T] bool: the time limit ended it at step t (not the game)
     filled: torch.Tensor         # [B, T] bool: step t happened
+    # the entity view, stored only for algorithms that read it (capabilities.needs_entities)
+    entities: torch.Tensor | None = None      # [B, T+1, E, entity_dim]
+    entity_mask: torch.Tensor | None = None   # [B, T+1, E] bool: entity present
+    obs_mask: torch.Tensor | None = None      # [B, T+1, A, E] bool: agent a sees entity e
 
     @property
     def batch_size(self) -> int:
         return self.actions.shape[0]
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The stored fields by name (the entity view only when it was collected)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
     @property
     def max_t(self) -> int:
         return self.actions.shape[1]
 
     def to(self, device: torch.device) -> "EpisodeBatch":
-        return EpisodeBatch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        return EpisodeBatch(**{k: v.to(device) for k, v in self.tensors().items()})
 
     def truncate(self, t: int) -> "EpisodeBatch":
         """Keep the first t steps (and t+1 observations)."""
-        out = {}
-        for f in fields(self):
-            x = getattr(self, f.name)
-            out[f.name] = x[:, : t + 1] if f.name in _OBS_LIKE else x[:, :t]
-        return EpisodeBatch(**out)
+        return EpisodeBatch(**{k: v[:, : t + 1] if k in _OBS_LIKE else v[:, :t] for k, v in self.tensors().items()})
 
     def end_of_return(self, time_limit: str) -> torch.Tensor:
         """``[B, T]`` bool: no bootstrapping after step t. A time-out counts under ``time_limit="terminal"``."""
@@ -56,7 +60,7 @@ class EpisodeBatch:
         raise ValueError(f"time_limit must be 'terminal' or 'bootstrap', got {time_limit!r}")
 
 
-_OBS_LIKE = {"obs", "state", "avail_actions", "agent_mask"}
+_OBS_LIKE = {"obs", "state", "avail_actions", "agent_mask", "entities", "entity_mask", "obs_mask"}
 
 
 def index_dtype(n: int) -> torch.dtype:
@@ -107,7 +111,7 @@ class EpisodeReplay:
     def insert(self, batch: EpisodeBatch) -> None:
         if batch.max_t > self.max_t:
             raise ValueError(f"episode length {batch.max_t} exceeds the replay's max_t {self.max_t}")
-        data = {f.name: getattr(batch, f.name) for f in fields(batch)}
+        data = batch.tensors()
         if not self.storage:
             self.batch_dtypes = {k: v.dtype for k, v in data.items()}
             self._allocate(data)

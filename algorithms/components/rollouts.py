@@ -23,6 +23,9 @@ class StepBatch:
     valid: torch.Tensor          # [B, H] bool: step t is a transition of the task (not a restart)
     extras: dict[str, torch.Tensor]   # what the policy returned beside its actions, each [B, H, ...]
     hidden: Any = None           # the policy's hidden state before step 0 (recurrent learners re-unroll)
+    entities: torch.Tensor | None = None      # [B, H+1, E, entity_dim], when the algorithm reads it
+    entity_mask: torch.Tensor | None = None   # [B, H+1, E] bool
+    obs_mask: torch.Tensor | None = None      # [B, H+1, A, E] bool
 
     @property
     def batch_size(self) -> int:

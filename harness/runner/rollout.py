@@ -10,6 +10,9 @@ from algorithms.components.replay import EpisodeBatch
 from harness.envs.base import BatchedEnv
 
 
+ENTITY_VIEW = ("entities", "entity_mask", "obs_mask")
+
+
 @dataclass
 class EpisodeStats:
     """Per-episode outcomes of one collected batch (length B lists)."""
@@ -37,10 +40,13 @@ def collect(env: BatchedEnv, algorithm: Algorithm, *, t_env: int, explore: bool,
     lengths = torch.zeros(B, dtype=torch.long, device=env.device)
     won = torch.zeros(B, dtype=torch.bool, device=env.device)
     obs, state, avail, amask, acts, rews, terms, truncs, filled = [], [], [], [], [], [], [], [], []
+    views: dict[str, list[torch.Tensor]] = {k: [] for k in ENTITY_VIEW} if step.entities is not None else {}
     for _ in range(limit):
         if keep_batch:
             obs.append(step.obs); state.append(step.state)
             avail.append(step.avail_actions); amask.append(step.agent_mask)
+            for k, v in views.items():
+                v.append(getattr(step, k))
         actions, hidden = algorithm.act(step, hidden, t_env, explore, generator)
         nxt = env.step(actions.to(env.device))
         reward = torch.where(alive, nxt.reward, torch.zeros_like(nxt.reward))
@@ -61,11 +67,14 @@ def collect(env: BatchedEnv, algorithm: Algorithm, *, t_env: int, explore: bool,
     if not keep_batch:
         return None, stats
     obs.append(step.obs); state.append(step.state); avail.append(step.avail_actions); amask.append(step.agent_mask)
+    for k, v in views.items():
+        v.append(getattr(step, k))
     batch = EpisodeBatch(
         obs=torch.stack(obs, 1), state=torch.stack(state, 1),            # [B, T+1, ...]
         avail_actions=torch.stack(avail, 1), agent_mask=torch.stack(amask, 1),
         actions=_index_or_vector(torch.stack(acts, 1)), reward=torch.stack(rews, 1),  # [B, T, ...]
         terminated=torch.stack(terms, 1), truncated=torch.stack(truncs, 1), filled=torch.stack(filled, 1),
+        **{k: torch.stack(v, 1) for k, v in views.items()},                # [B, T+1, ...] entity view
     )
     return batch, stats
 

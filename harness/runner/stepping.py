@@ -17,7 +17,7 @@ import torch
 from algorithms.base import Algorithm
 from algorithms.components.rollouts import StepBatch
 from harness.envs.base import BatchedEnv, EnvStep
-from harness.runner.rollout import EpisodeStats
+from harness.runner.rollout import ENTITY_VIEW, EpisodeStats
 
 
 _OBS_FIELDS = ("obs", "state", "avail_actions", "agent_mask")
@@ -43,13 +43,14 @@ class Stepper:
                 generator: torch.Generator) -> tuple[StepBatch, EpisodeStats]:
         """The next ``horizon`` steps, and the outcomes of the episodes that ended in them."""
         env, alg = self.env, self.algorithm
-        obs_like: dict[str, list[torch.Tensor]] = {k: [] for k in _OBS_FIELDS}
+        views = _OBS_FIELDS + (ENTITY_VIEW if self.step.entities is not None else ())
+        obs_like: dict[str, list[torch.Tensor]] = {k: [] for k in views}
         starts, acts, rews, terms, truncs, valids = [], [], [], [], [], []
         extras: dict[str, list[torch.Tensor]] = {}
         hidden0 = None
         won, returns, lengths, comps = [], [], [], []
         for _ in range(horizon):
-            for k in _OBS_FIELDS:
+            for k in views:
                 obs_like[k].append(getattr(self.step, k))
             starts.append(self.starts.clone())
             self.hidden = alg.reset_hidden(self.hidden, self.starts)
@@ -80,7 +81,7 @@ class Stepper:
             self.starts = self.restarting.clone()   # a restart step's output is a first observation
             self.restarting = ended
             self.step = nxt
-        for k in _OBS_FIELDS:
+        for k in views:
             obs_like[k].append(getattr(self.step, k))
         starts.append(self.starts.clone())
         batch = StepBatch(
