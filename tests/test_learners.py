@@ -6,7 +6,7 @@ import torch
 from algorithms.components.agents import AgentController
 from algorithms.components.exploration import LinearSchedule, epsilon_greedy
 from algorithms.components.learners import TDLearner, TDSettings
-from algorithms.components.mixers import QMixer, VDNMixer
+from algorithms.components.mixers import MixerInput, QMixer, VDNMixer
 from algorithms.components.replay import EpisodeBatch
 
 GAMMA = 0.5
@@ -132,7 +132,7 @@ def test_qmix_is_monotonic_in_every_agent_utility():
     torch.manual_seed(0)
     mixer = QMixer(n_agents=4, state_dim=6)
     qs = torch.randn(8, 5, 4, requires_grad=True)
-    q_tot = mixer(qs, torch.randn(8, 5, 6), torch.ones(8, 5, 4))
+    q_tot = mixer(MixerInput(qs, torch.randn(8, 5, 6), torch.ones(8, 5, 4)))
     (grad,) = torch.autograd.grad(q_tot.sum(), qs)
     assert (grad >= 0).all() and (grad > 0).any()
 
@@ -144,7 +144,7 @@ def test_qmix_ignores_padded_agents():
     mask = torch.tensor([[[1.0, 1.0, 0.0]]])
     changed = qs.clone()
     changed[..., 2] += 100.0
-    assert torch.equal(mixer(qs, states, mask), mixer(changed, states, mask))
+    assert torch.equal(mixer(MixerInput(qs, states, mask)), mixer(MixerInput(changed, states, mask)))
 
 
 def test_epsilon_schedule_is_linear_then_flat():

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from algorithms.components.agents import AgentController
+from algorithms.components.mixers import MixerInput
 from algorithms.components.replay import EpisodeBatch
 
 
@@ -60,18 +61,21 @@ class TDLearner:
         with torch.no_grad():
             target_q = self.target_controller.unroll(batch)[:, 1:]                # [B, T, A, n]
             next_avail = batch.avail_actions[:, 1:]                                # [B, T, A, n]
-            if self.s.double_q:   # the online net selects, the target net values
-                best = q.detach()[:, 1:].masked_fill(~next_avail, -1e9).argmax(-1, keepdim=True)
-                target_next = target_q.gather(-1, best).squeeze(-1)               # [B, T, A]
-            else:
-                target_next = target_q.masked_fill(~next_avail, -1e9).max(-1).values
+            # double Q: the online net selects, the target net values; else the target net does both
+            selector = q.detach()[:, 1:] if self.s.double_q else target_q
+            best = selector.masked_fill(~next_avail, -1e9).argmax(-1)              # [B, T, A]
+            target_next = target_q.gather(-1, best.unsqueeze(-1)).squeeze(-1)     # [B, T, A]
         agent_mask = batch.agent_mask.float()                                      # [B, T+1, A]
         reward = batch.reward                                                      # [B, T]
         not_done = 1.0 - batch.end_of_return(self.s.time_limit).float()            # [B, T]
         if self.mixer is not None:
-            chosen_tot = self.mixer(chosen, batch.state[:, :-1], agent_mask[:, :-1])        # [B, T]
+            avail = batch.avail_actions[:, :-1]
+            chosen_tot = self.mixer(MixerInput(                                               # [B, T]
+                chosen, batch.state[:, :-1], agent_mask[:, :-1], actions.squeeze(-1), q[:, :-1],
+                q.detach()[:, :-1].masked_fill(~avail, -1e9).argmax(-1)))
             with torch.no_grad():
-                target_tot = self.target_mixer(target_next, batch.state[:, 1:], agent_mask[:, 1:])
+                target_tot = self.target_mixer(MixerInput(
+                    target_next, batch.state[:, 1:], agent_mask[:, 1:], best, target_q, best))
             y = reward + self.s.gamma * not_done * target_tot                              # [B, T]
             return TDTerms(chosen_tot, y, batch.filled.float(), chosen)
         y = reward.unsqueeze(-1) + self.s.gamma * not_done.unsqueeze(-1) * target_next      # [B, T, A]

@@ -1,16 +1,36 @@
-"""Mixers: combine per-agent utilities Q_a into a joint Q_tot (VDN sum; QMIX monotonic hyper-network)."""
+"""Mixers: combine per-agent utilities Q_a into a joint Q_tot (VDN sum; QMIX monotonic hyper-network).
+
+Every mixer takes one :class:`MixerInput`, which carries what the value-factorisation family reads:
+the utilities of the actions valued, all utilities, the actions valued and the greedy ones, the
+state and the agent mask (QPLEX's advantages need all utilities and the actions; QTRAN's and
+weighted QMIX's central critics the actions; weighted QMIX the greedy ones).
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
+@dataclass
+class MixerInput:
+    """Per-step inputs of a mixer over B episodes of T steps and A agents."""
+
+    agent_qs: torch.Tensor                   # [B, T, A] utility of each agent's valued action
+    state: torch.Tensor                      # [B, T, S]
+    agent_mask: torch.Tensor                 # [B, T, A] float: 1 where the agent exists
+    actions: torch.Tensor | None = None      # [B, T, A] long: the actions valued
+    all_qs: torch.Tensor | None = None       # [B, T, A, n] every action's utility
+    greedy: torch.Tensor | None = None       # [B, T, A] long: each agent's greedy available action
+
+
 class VDNMixer(nn.Module):
     """VDN: Q_tot = sum_a Q_a (padded agents contribute zero)."""
 
-    def forward(self, agent_qs: torch.Tensor, states: torch.Tensor, agent_mask: torch.Tensor) -> torch.Tensor:
-        return (agent_qs * agent_mask).sum(dim=-1)                     # [B, T]
+    def forward(self, x: MixerInput) -> torch.Tensor:
+        return (x.agent_qs * x.agent_mask).sum(dim=-1)                 # [B, T]
 
 
 class QMixer(nn.Module):
@@ -31,10 +51,10 @@ class QMixer(nn.Module):
         self.hyper_b1 = nn.Linear(state_dim, embed_dim)
         self.V = nn.Sequential(nn.Linear(state_dim, embed_dim), nn.ReLU(), nn.Linear(embed_dim, 1))
 
-    def forward(self, agent_qs: torch.Tensor, states: torch.Tensor, agent_mask: torch.Tensor) -> torch.Tensor:
-        B, T, A = agent_qs.shape
-        s = states.reshape(B * T, -1)                                             # [BT, S]
-        qs = (agent_qs * agent_mask).reshape(B * T, 1, A)                         # [BT, 1, A]
+    def forward(self, x: MixerInput) -> torch.Tensor:
+        B, T, A = x.agent_qs.shape
+        s = x.state.reshape(B * T, -1)                                            # [BT, S]
+        qs = (x.agent_qs * x.agent_mask).reshape(B * T, 1, A)                     # [BT, 1, A]
         w1 = self.hyper_w1(s).abs().view(-1, A, self.embed_dim)                   # [BT, A, E]
         b1 = self.hyper_b1(s).view(-1, 1, self.embed_dim)                         # [BT, 1, E]
         hidden = F.elu(torch.bmm(qs, w1) + b1)                                    # [BT, 1, E]
