@@ -188,3 +188,36 @@ def test_kill_between_first_evaluation_and_first_checkpoint_leaves_no_duplicate_
     ref = RunFiles.for_spec(tmp_path / "ref", spec)
     assert files.evals_path.read_text() == ref.evals_path.read_text()
     assert files.episodes_path.read_text() == ref.episodes_path.read_text()
+
+
+STEPPED_SUITE = """
+name: resume-stepped
+seeds: [4]
+device: cpu
+budget: {env_steps: 1200}
+training: {n_envs: 4}
+evaluation: {interval: 400, episodes: 4}
+algorithms:
+  - {name: mappo, overrides: {horizon: 25, epochs: 2}}
+  - {name: maddpg, overrides: {batch_size: 32, warmup: 64}}
+scenarios: [3m]
+"""
+
+
+def test_sigkill_of_stepped_collection_then_rerun_gives_identical_results(tmp_path):
+    """Rollouts (MAPPO) and per-step transitions (MADDPG) keep environments, hidden states and
+    replay across rounds; killed at varied moments and re-run, they end as an uninterrupted run."""
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(STEPPED_SUITE)   # 2 runs (MADDPG with Gumbel-softmax actions) of 4 evaluations each
+    ref = _run(suite, tmp_path / "ref")
+    log, _ = ref.communicate(timeout=900)
+    assert ref.returncode == 0, log
+    assert sum(len({r["step"] for r in rows}) for rows in _evals(tmp_path / "ref").values()) == 8
+    out, rng = tmp_path / "out", random.Random(7)
+    for threshold in (2, 3, 6):
+        _kill_once_past(_run(suite, out), out, threshold, rng.uniform(0, MAX_EXTRA_DELAY))
+    final = _run(suite, out)
+    log, _ = final.communicate(timeout=900)
+    assert final.returncode == 0, log
+    assert _evals(out) == _evals(tmp_path / "ref")
+    assert _episodes(out) == _episodes(tmp_path / "ref")
