@@ -1,10 +1,16 @@
 """Reading learning checks off recorded runs: greedy test curves, their smoothed peak, and the win
 rate of a random policy (what a learning bar must exceed). Shared by the slow learning benchmarks."""
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import torch
 
+from harness.analysis.frame import load_frame
 from harness.envs import make
 from harness.envs.combat.policies import RandomPolicy
+from harness.runner.suite_runner import run_specs, write_manifest
+from harness.suite import expand, load_suite, suite_hash
 
 SMOOTH = 3          # evaluations averaged before comparing with a threshold
 
@@ -31,3 +37,13 @@ def curves(frame) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:
 def peak_smoothed(win_rate: np.ndarray, k: int = SMOOTH) -> float:
     """Best mean of k consecutive evaluations."""
     return float(np.convolve(win_rate, np.ones(k) / k, mode="valid").max()) if len(win_rate) >= k else 0.0
+
+
+def run_suite(suite_path: Path, out: Path, benchmark, workers: int = 2) -> tuple[list, pd.DataFrame]:
+    """Run (or resume) every run of a benchmark suite under ``benchmark`` and return its specs and
+    tidy frame; finished runs are skipped, so a check can be spread over sessions."""
+    suite = load_suite(suite_path)
+    specs = expand(suite)
+    write_manifest(out, suite.name, suite_path, suite_hash(suite_path), specs, {})
+    benchmark.pedantic(lambda: run_specs(specs, out, suite_name=suite.name, workers=workers), rounds=1, iterations=1)
+    return specs, load_frame(out, [s.run_id for s in specs])

@@ -14,11 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.analysis.frame import load_frame
 from harness.analysis.metrics import trapezoid_area
-from harness.runner.suite_runner import run_specs, write_manifest
-from harness.suite import expand, load_suite, suite_hash
-from learning_curves import curves, peak_smoothed, random_win_rate
+from learning_curves import curves, peak_smoothed, random_win_rate, run_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "suites" / "benchmarks" / "combat-learnable.yaml"
@@ -35,11 +32,8 @@ def early_auc(steps: np.ndarray, win_rate: np.ndarray, until: int = EARLY) -> fl
 
 @pytest.mark.slow
 def test_qmix_learns_3m_and_learns_5m_vs_6m_slower(benchmark):
-    suite = load_suite(SUITE)
-    specs = expand(suite)
-    write_manifest(OUT, suite.name, SUITE, suite_hash(SUITE), specs, {})
-    benchmark.pedantic(lambda: run_specs(specs, OUT, suite_name=suite.name, workers=2), rounds=1, iterations=1)
-    runs = curves(load_frame(OUT, [s.run_id for s in specs]))
+    specs, frame = run_suite(SUITE, OUT, benchmark)
+    runs = curves(frame)
     peak_3m = np.array([peak_smoothed(w) for (sc, _), (_, w) in runs.items() if sc == "3m"])
     auc = {s: [early_auc(*c) for (sc, _), c in runs.items() if sc == s] for s in ("3m", "5m_vs_6m")}
     benchmark.extra_info.update({"peak_smoothed_3m": peak_3m.tolist(), "early_auc": auc,

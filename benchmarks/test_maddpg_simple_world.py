@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis.frame import load_frame
 from harness.envs.simple_world import GLOBAL_REWARD, LOCAL_REWARD, uniform_mean_reward
-from harness.runner.suite_runner import run_specs, write_manifest
-from harness.suite import expand, load_suite, suite_hash
+from learning_curves import run_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "suites" / "benchmarks" / "maddpg-simple-world.yaml"
@@ -31,11 +29,7 @@ def optimum(final_return: float) -> str:
 
 @pytest.mark.slow
 def test_maddpg_ends_at_an_optimum_in_every_seed(benchmark):
-    suite = load_suite(SUITE)
-    specs = expand(suite)
-    write_manifest(OUT, suite.name, SUITE, suite_hash(SUITE), specs, {})
-    benchmark.pedantic(lambda: run_specs(specs, OUT, suite_name=suite.name, workers=2), rounds=1, iterations=1)
-    frame = load_frame(OUT, [s.run_id for s in specs])
+    specs, frame = run_suite(SUITE, OUT, benchmark)
     rows = frame[(frame.eval_set == "train") & (frame.composition == "all") & (frame.metric == "return_mean")]
     final = {int(seed): float(g.sort_values("step").value.iloc[-1]) for seed, g in rows.groupby("seed")}
     found = {seed: optimum(r) for seed, r in final.items()}

@@ -9,10 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.analysis.frame import load_frame
-from harness.runner.suite_runner import run_specs, write_manifest
-from harness.suite import expand, load_suite, suite_hash
-from learning_curves import curves, peak_smoothed, random_win_rate
+from learning_curves import curves, peak_smoothed, random_win_rate, run_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "suites" / "benchmarks" / "mappo-3m.yaml"
@@ -21,11 +18,8 @@ OUT = ROOT / "runs" / "mappo-3m"
 
 @pytest.mark.slow
 def test_mappo_reaches_08_on_3m_within_2m_steps(benchmark):
-    suite = load_suite(SUITE)
-    specs = expand(suite)
-    write_manifest(OUT, suite.name, SUITE, suite_hash(SUITE), specs, {})
-    benchmark.pedantic(lambda: run_specs(specs, OUT, suite_name=suite.name, workers=2), rounds=1, iterations=1)
-    runs = curves(load_frame(OUT, [s.run_id for s in specs]))
+    specs, frame = run_suite(SUITE, OUT, benchmark)
+    runs = curves(frame)
     peaks = [peak_smoothed(w[s <= 2_000_000]) for _, (s, w) in sorted(runs.items())]
     benchmark.extra_info.update({"peak_smoothed": peaks, "random_3m": random_win_rate("3m")})
     assert benchmark.extra_info["random_3m"] < 0.05

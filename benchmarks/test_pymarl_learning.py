@@ -12,10 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.analysis.frame import load_frame
-from harness.runner.suite_runner import run_specs, write_manifest
-from harness.suite import expand, load_suite, suite_hash
-from learning_curves import curves, peak_smoothed, random_win_rate
+from learning_curves import curves, peak_smoothed, random_win_rate, run_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "suites" / "benchmarks" / "pymarl-3m.yaml"
@@ -25,11 +22,7 @@ MEDIAN_BAR, EVERY_SEED_BAR, WITHIN = 0.9, 0.8, 500_000
 
 @pytest.mark.slow
 def test_qmix_and_vdn_reach_pymarls_3m_win_rates_within_500k_steps(benchmark):
-    suite = load_suite(SUITE)
-    specs = expand(suite)
-    write_manifest(OUT, suite.name, SUITE, suite_hash(SUITE), specs, {})
-    benchmark.pedantic(lambda: run_specs(specs, OUT, suite_name=suite.name, workers=2), rounds=1, iterations=1)
-    frame = load_frame(OUT, [s.run_id for s in specs])
+    specs, frame = run_suite(SUITE, OUT, benchmark)
     peaks = {}
     for algorithm in ("qmix", "vdn"):
         ids = [s.run_id for s in specs if s.algorithm == algorithm]
