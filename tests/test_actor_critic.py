@@ -132,3 +132,11 @@ def test_mappo_learns_the_optimum_of_mipis_training_game(tmp_path):
     loop.run()
     final = [r for r in _evals(tmp_path) if r["step"] == loop.state.t_env and r["composition"] == "all"]
     assert final[0]["win_rate"] == 1.0        # a random policy picks the optimal joint action 1 time in 4
+
+
+def test_mappo_evaluates_with_its_stochastic_policy_when_evaluation_is_not_greedy(tmp_path):
+    spec = _mappo_spec(budget_env_steps=320, eval_interval=160, eval_greedy=False)
+    loop = RunLoop(spec, tmp_path, lambda e: None)
+    loop.files.create(spec)
+    loop.run()
+    assert len([r for r in _evals(tmp_path) if r["composition"] == "all" and r["eval_set"] == "train"]) == 3

@@ -47,7 +47,7 @@ def collect(env: BatchedEnv, algorithm: Algorithm, *, t_env: int, explore: bool,
             avail.append(step.avail_actions); amask.append(step.agent_mask)
             for k, v in views.items():
                 v.append(getattr(step, k))
-        actions, hidden = algorithm.act(step, hidden, t_env, explore, generator)
+        actions, hidden = algorithm.act(step, hidden, t_env, explore, generator)[:2]   # (extras unused here)
         nxt = env.step(actions.to(env.device))
         reward = torch.where(alive, nxt.reward, torch.zeros_like(nxt.reward))
         if keep_batch:
