@@ -126,8 +126,10 @@ def _evals(root) -> list[dict]:
     return [json.loads(x) for x in next((root / "runs").iterdir()).joinpath("evals.jsonl").read_text().splitlines()]
 
 
-def test_mappo_learns_the_optimum_of_mipis_training_game(tmp_path):
-    loop = RunLoop(_mappo_spec(), tmp_path, lambda e: None)
+@pytest.mark.parametrize("recurrent", [True, False])
+def test_mappo_learns_the_optimum_of_mipis_training_game(tmp_path, recurrent):
+    spec = _mappo_spec(algorithm_config={"horizon": 10, "epochs": 4, "entropy_coef": 0.0, "recurrent": recurrent})
+    loop = RunLoop(spec, tmp_path, lambda e: None)
     loop.files.create(loop.spec)
     loop.run()
     final = [r for r in _evals(tmp_path) if r["step"] == loop.state.t_env and r["composition"] == "all"]

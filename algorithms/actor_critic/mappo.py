@@ -47,6 +47,7 @@ class MAPPOConfig(AlgorithmConfig):
     huber_delta: float = 10.0
     grad_norm_clip: float = 10.0
     rnn_hidden_dim: int = 64
+    recurrent: bool = True             # GRU actor (MAPPO's rMAPPO); False: a feed-forward actor of the same width
     critic_hidden_dim: int = 128
     obs_agent_id: bool = True
     value_norm: bool = True
@@ -73,7 +74,8 @@ class MAPPO(Algorithm):
                  protocol: Protocol = Protocol()) -> None:
         super().__init__(info, config, device, protocol)
         self.actor = AgentController(info.n_agents, info.obs_dim, info.n_actions, config.rnn_hidden_dim,
-                                     last_action=False, agent_id=config.obs_agent_id).to(device)
+                                     last_action=False, agent_id=config.obs_agent_id,
+                                     recurrent=config.recurrent).to(device)
         self.critic = CentralValue(info.state_dim, info.n_agents, config.critic_hidden_dim).to(device)
         self.value_norm = ValueNorm().to(device)
         self.actor_optimiser = torch.optim.Adam(self.actor.parameters(), lr=config.lr, eps=config.optim_eps)

@@ -1,4 +1,5 @@
-"""Per-agent utility networks and the controller that feeds them (parameters shared across agents)."""
+"""Per-agent networks (recurrent or feed-forward) and the controller that feeds them (parameters shared
+across agents)."""
 from __future__ import annotations
 
 import torch
@@ -24,16 +25,30 @@ class RNNAgent(nn.Module):
         return self.fc2(h), h                 # [N, n_actions], [N, H]
 
 
+class MLPAgent(nn.Module):
+    """A feed-forward agent with the recurrent agent's interface: two ReLU layers to one output per
+    action; the hidden state passes through unchanged (it stays zeros)."""
+
+    def __init__(self, input_dim: int, hidden_dim: int, n_actions: int) -> None:
+        super().__init__()
+        self.hidden_dim = hidden_dim
+        self.net = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim),
+                                 nn.ReLU(), nn.Linear(hidden_dim, n_actions))
+
+    def forward(self, inputs: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.net(inputs), hidden       # [N, n_actions], [N, H]
+
+
 class AgentController(nn.Module):
     """Builds each agent's input (observation, last action, agent id) and runs the shared RNN agent."""
 
     def __init__(self, n_agents: int, obs_dim: int, n_actions: int, hidden_dim: int,
-                 last_action: bool = True, agent_id: bool = True) -> None:
+                 last_action: bool = True, agent_id: bool = True, recurrent: bool = True) -> None:
         super().__init__()
         self.n_agents, self.n_actions = n_agents, n_actions
         self.last_action, self.agent_id = last_action, agent_id
         input_dim = obs_dim + (n_actions if last_action else 0) + (n_agents if agent_id else 0)
-        self.agent = RNNAgent(input_dim, hidden_dim, n_actions)
+        self.agent = (RNNAgent if recurrent else MLPAgent)(input_dim, hidden_dim, n_actions)
 
     def init_hidden(self, batch_size: int, device: torch.device) -> torch.Tensor:
         return torch.zeros(batch_size, self.n_agents, self.agent.hidden_dim, device=device)  # [B, A, H]
