@@ -16,7 +16,7 @@ import torch
 
 from algorithms.base import Algorithm
 from algorithms.components.rollouts import StepBatch
-from harness.envs.base import BatchedEnv, EnvStep
+from harness.envs.base import BatchedEnv
 from harness.runner.rollout import ENTITY_VIEW, EpisodeStats
 
 
