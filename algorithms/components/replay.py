@@ -53,11 +53,16 @@ class EpisodeBatch:
 
     def end_of_return(self, time_limit: str) -> torch.Tensor:
         """``[B, T]`` bool: no bootstrapping after step t. A time-out counts under ``time_limit="terminal"``."""
-        if time_limit == "terminal":
-            return self.terminated | self.truncated
-        if time_limit == "bootstrap":
-            return self.terminated
-        raise ValueError(f"time_limit must be 'terminal' or 'bootstrap', got {time_limit!r}")
+        return end_of_return(self.terminated, self.truncated, time_limit)
+
+
+def end_of_return(terminated: torch.Tensor, truncated: torch.Tensor, time_limit: str) -> torch.Tensor:
+    """Steps after which nothing is bootstrapped: the game's ends, and time-outs under "terminal"."""
+    if time_limit == "terminal":
+        return terminated | truncated
+    if time_limit == "bootstrap":
+        return terminated
+    raise ValueError(f"time_limit must be 'terminal' or 'bootstrap', got {time_limit!r}")
 
 
 _OBS_LIKE = {"obs", "state", "avail_actions", "agent_mask", "entities", "entity_mask", "obs_mask"}

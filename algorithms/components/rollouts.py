@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 
+from algorithms.components.replay import end_of_return
+
 
 @dataclass
 class StepBatch:
@@ -37,6 +39,4 @@ class StepBatch:
 
     def end_of_return(self, time_limit: str) -> torch.Tensor:
         """``[B, H]`` bool: no bootstrapping after step t (time-outs count under "terminal")."""
-        if time_limit == "terminal":
-            return self.terminated | self.truncated
-        return self.terminated
+        return end_of_return(self.terminated, self.truncated, time_limit)
