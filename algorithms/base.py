@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
+from algorithms.calls import Program, drive
 from harness.envs.base import EnvInfo, EnvStep
 
 
@@ -122,10 +123,16 @@ class Algorithm(ABC):
         """Recurrent state at the start of B episodes."""
 
     @abstractmethod
+    def act_program(self, step: EnvStep, hidden: Any, t_env: int, explore: bool,
+                    generator: torch.Generator) -> Program:
+        """A program (``algorithms/calls.py``) that returns actions ``[B, A]`` (or ``[B, A, action_dim]``)
+        for the current step and the next hidden state; on-policy learners add a dict of what they need
+        stored per step (log-probs, values). Networks are evaluated by yielding a ``Call``."""
+
     def act(self, step: EnvStep, hidden: Any, t_env: int, explore: bool,
             generator: torch.Generator) -> tuple[torch.Tensor, Any] | tuple[torch.Tensor, Any, dict]:
-        """Actions ``[B, A]`` (or ``[B, A, action_dim]``) for the current step and the next hidden
-        state; on-policy learners add a dict of what they need stored per step (log-probs, values)."""
+        """:meth:`act_program` run alone."""
+        return drive(self.act_program(step, hidden, t_env, explore, generator))
 
     def reset_hidden(self, hidden: Any, starts: torch.Tensor) -> Any:
         """``hidden`` with the rows of environments whose episode starts now (``starts [B]``) reset;
@@ -137,10 +144,14 @@ class Algorithm(ABC):
         """Take a batch of finished episodes (an ``EpisodeBatch``) into storage."""
 
     @abstractmethod
-    def train(self, t_env: int, episodes_seen: int, generator: torch.Generator) -> dict[str, float] | None:
-        """Do one learner update if ready; return its scalar logs, or None if nothing was done.
+    def train_program(self, t_env: int, episodes_seen: int, generator: torch.Generator) -> Program:
+        """A program that does one learner update if ready and returns its scalar logs, or None if
+        nothing was done. ``episodes_seen`` is the number of finished episodes at which it fell due.
+        Losses are evaluated (and backpropagated) by yielding ``Call(..., grad=True)``."""
 
-        ``episodes_seen`` is the number of finished episodes at which this update fell due."""
+    def train(self, t_env: int, episodes_seen: int, generator: torch.Generator) -> dict[str, float] | None:
+        """:meth:`train_program` run alone."""
+        return drive(self.train_program(t_env, episodes_seen, generator))
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:

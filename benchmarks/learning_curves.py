@@ -45,5 +45,6 @@ def run_suite(suite_path: Path, out: Path, benchmark, workers: int = 2) -> tuple
     suite = load_suite(suite_path)
     specs = expand(suite)
     write_manifest(out, suite.name, suite_path, suite_hash(suite_path), specs, {})
-    benchmark.pedantic(lambda: run_specs(specs, out, suite_name=suite.name, workers=workers), rounds=1, iterations=1)
+    benchmark.pedantic(lambda: run_specs(specs, out, suite_name=suite.name, workers=workers,
+                                         group_seeds=suite.training.group_seeds), rounds=1, iterations=1)
     return specs, load_frame(out, [s.run_id for s in specs])

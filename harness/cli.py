@@ -207,7 +207,8 @@ def cmd_run(args) -> int:
     prov = json.loads((out / "manifest.json").read_text())["provenance"]
     tracker_factory = None if args.no_tracking else (lambda: Tracker(out, suite.name, args.tracking_uri, prov))
     outcome = run_specs(specs, out, suite_name=suite.name, workers=args.workers, executor=args.executor,
-                        tracker_factory=tracker_factory, retry_failed=args.retry_failed)
+                        tracker_factory=tracker_factory, retry_failed=args.retry_failed,
+                        group_seeds=suite.training.group_seeds)
     if outcome.interrupted:
         _exit_interrupted(f"finished work is kept in {out}")
     ran = len(outcome.done) + len(outcome.failed)

@@ -11,6 +11,7 @@ from harness.envs import make
 from harness.runner.loop import RunLoop
 from harness.runner.stepping import Stepper
 from harness.spec import CompositionSpec, RunSpec
+from algorithms.calls import immediate
 
 # 5 steps: a time-out at step 1, the restart step 2 (no transition), then a new episode
 REWARD = torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0]])
@@ -73,8 +74,9 @@ class _First:
         self.resets.append(starts.clone())
         return hidden
 
-    def act(self, step, hidden, t_env, explore, generator):
-        return torch.zeros(step.obs.shape[:2], dtype=torch.long), hidden, {"mark": torch.ones(step.obs.shape[:2])}
+    def act_program(self, step, hidden, t_env, explore, generator):
+        return immediate((torch.zeros(step.obs.shape[:2], dtype=torch.long), hidden,
+                          {"mark": torch.ones(step.obs.shape[:2])}))
 
 
 def test_stepper_marks_restart_steps_and_episode_starts():
@@ -99,8 +101,8 @@ def test_combat_stepper_continues_episodes_across_rounds():
             super().__init__()
             self.policy = RandomPolicy(env, seed=0)
 
-        def act(self, step, hidden, t_env, explore, generator):
-            return self.policy(step), hidden
+        def act_program(self, step, hidden, t_env, explore, generator):
+            return immediate((self.policy(step), hidden))
 
     stepper = Stepper(env, Random(), seed=1)
     lengths = []

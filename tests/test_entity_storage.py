@@ -7,6 +7,7 @@ from harness.envs import make
 from harness.envs.combat.policies import RandomPolicy
 from harness.runner.rollout import collect
 from harness.runner.stepping import Stepper
+from algorithms.calls import immediate
 
 
 class _Random:
@@ -19,8 +20,8 @@ class _Random:
     def reset_hidden(self, hidden, starts):
         return hidden
 
-    def act(self, step, hidden, t_env, explore, generator):
-        return self.policy(step), hidden
+    def act_program(self, step, hidden, t_env, explore, generator):
+        return immediate((self.policy(step), hidden))
 
 
 def test_collected_episodes_carry_the_entity_view_and_replay_keeps_it():

@@ -3,6 +3,7 @@ selection, target-update timing, QMIX's monotonicity and the epsilon schedule (h
 import pytest
 import torch
 
+from algorithms.calls import drive
 from algorithms.components.agents import AgentController
 from algorithms.components.exploration import LinearSchedule, epsilon_greedy
 from algorithms.components.learners import TDLearner, TDSettings
@@ -117,14 +118,14 @@ def test_target_networks_update_every_200_episodes():
         return all(torch.equal(a, b) for a, b in zip(learner.target_controller.parameters(), params))
 
     for episode in range(1, 200):
-        learner.update(batch, episode)
+        drive(learner.update(batch, episode))
     assert same_as(first), "target changed before 200 episodes"
-    learner.update(batch, 200)
+    drive(learner.update(batch, 200))
     online = [p.clone() for p in learner.controller.parameters()]
     assert same_as(online) and not same_as(first)
-    learner.update(batch, 399)
+    drive(learner.update(batch, 399))
     assert same_as(online), "target changed again before another 200 episodes"
-    learner.update(batch, 400)
+    drive(learner.update(batch, 400))
     assert same_as(list(learner.controller.parameters()))
 
 

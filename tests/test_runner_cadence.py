@@ -15,13 +15,13 @@ def _spec(**kw) -> RunSpec:
 def _trained(spec: RunSpec, tmp_path) -> tuple[RunLoop, list[int]]:
     loop = RunLoop(spec, tmp_path, lambda e: None, tracking_enabled=False)
     seen: list[int] = []
-    train = loop.algorithm.train
+    train = loop.algorithm.train_program
 
     def spy(t_env, episodes_seen, generator):
         seen.append(episodes_seen)
         return train(t_env, episodes_seen, generator)
 
-    loop.algorithm.train = spy
+    loop.algorithm.train_program = spy
     loop.run()
     return loop, seen
 

@@ -25,8 +25,8 @@ class _NaNStatistic(ValueBased):
 
     name = "nan_stat_probe"
 
-    def train(self, t_env, episodes_seen, generator):
-        logs = super().train(t_env, episodes_seen, generator)
+    def train_program(self, t_env, episodes_seen, generator):
+        logs = yield from super().train_program(t_env, episodes_seen, generator)
         return None if logs is None else logs | {"q_taken_mean": float("nan")}
 
 

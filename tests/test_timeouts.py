@@ -9,6 +9,7 @@ from algorithms.base import Algorithm
 from harness.envs import make
 from harness.envs.combat import maps
 from harness.runner.rollout import collect
+from algorithms.calls import immediate
 
 STOP = 1
 
@@ -48,11 +49,11 @@ class _Stopper(Algorithm):
     def init_hidden(self, batch_size):
         return None
 
-    def act(self, step, hidden, t_env, explore, generator):
-        return torch.where(step.avail_actions[..., STOP], STOP, 0), None
+    def act_program(self, step, hidden, t_env, explore, generator):
+        return immediate((torch.where(step.avail_actions[..., STOP], STOP, 0), None))
 
     def observe(self, episodes): ...
-    def train(self, t_env, episodes_seen, generator): ...
+    def train_program(self, t_env, episodes_seen, generator): return immediate(None)
     def state_dict(self): return {}
     def load_state_dict(self, state): ...
 

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 from algorithms.base import Algorithm, AlgorithmConfig, Cadence, Capabilities, Protocol
+from algorithms.calls import Call, Program
 from algorithms.components.agents import AgentController
 from algorithms.components.critics import CentralValue
 from algorithms.components.policies import active_agents, masked_categorical
@@ -61,6 +63,30 @@ class MAPPOConfig(AlgorithmConfig):
             raise ValueError("gamma and gae_lambda must lie in [0, 1]")
 
 
+class PPOLoss(nn.Module):
+    """The actor's clipped surrogate with its entropy bonus, plus ``value_coef`` times the critic's
+    clipped value loss, over one rollout (the two share no parameters, so one backward gives each its
+    own gradient)."""
+
+    def __init__(self, actor: AgentController, critic: CentralValue, config: "MAPPOConfig") -> None:
+        super().__init__()
+        self.actor, self.critic, self.c = actor, critic, config
+
+    def forward(self, d: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        c = self.c
+        logits = self.actor.unroll_steps(d["obs"], d["starts"], d["hidden"])      # [B, H, A, n]
+        dist = masked_categorical(logits, d["avail"])
+        policy_loss, clipped = clipped_surrogate(dist.log_prob(d["actions"]), d["old_logp"], d["advantages"],
+                                                 c.clip, d["active"])
+        entropy = masked_mean(dist.entropy(), d["active"])
+        actor_loss = policy_loss - c.entropy_coef * entropy
+        value_loss = clipped_value_loss(self.critic(d["state"]), d["old_v"], d["targets"], c.value_clip,
+                                        c.huber_delta, d["active"])
+        return actor_loss + c.value_coef * value_loss, {
+            "actor_loss": actor_loss.detach(), "policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
+            "entropy": entropy.detach(), "clip_fraction": clipped.detach()}
+
+
 @register
 class MAPPO(Algorithm):
     """Shared recurrent actor π(u|τ) over available actions, centralised critic V(s, id), PPO updates."""
@@ -80,6 +106,7 @@ class MAPPO(Algorithm):
         self.value_norm = ValueNorm().to(device)
         self.actor_optimiser = torch.optim.Adam(self.actor.parameters(), lr=config.lr, eps=config.optim_eps)
         self.critic_optimiser = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, eps=config.optim_eps)
+        self.loss = PPOLoss(self.actor, self.critic, config)
 
     @property
     def horizon(self) -> int:
@@ -95,9 +122,9 @@ class MAPPO(Algorithm):
     def reset_hidden(self, hidden: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
         return hidden * (~starts.to(hidden.device)).float()[:, None, None]
 
-    @torch.no_grad()
-    def act(self, step: EnvStep, hidden: torch.Tensor, t_env: int, explore: bool, generator: torch.Generator):
-        logits, hidden = self.actor(step.obs.to(self.device), None, hidden)       # [B, A, n]
+    def act_program(self, step: EnvStep, hidden: torch.Tensor, t_env: int, explore: bool,
+                    generator: torch.Generator) -> Program:
+        logits, hidden = yield Call(self.actor, (step.obs.to(self.device), None, hidden))   # [B, A, n]
         avail = step.avail_actions.to(self.device)
         if not explore:
             return logits.masked_fill(~avail, float("-inf")).argmax(-1), hidden
@@ -110,24 +137,20 @@ class MAPPO(Algorithm):
     def observe(self, rollout: StepBatch) -> None:
         self.rollout = rollout
 
-    def _values(self, state: torch.Tensor) -> torch.Tensor:
-        """Denormalised critic values ``[B, T, A]``."""
-        v = self.critic(state)
-        return self.value_norm.denormalise(v) if self.config.value_norm else v
-
-    def train(self, t_env: int, episodes_seen: int, generator: torch.Generator) -> dict[str, float] | None:
+    def train_program(self, t_env: int, episodes_seen: int, generator: torch.Generator) -> Program:
         c, r = self.config, self.rollout
         obs, state = r.obs.to(self.device), r.state.to(self.device)               # [B, H+1, ...]
         avail, starts = r.avail_actions.to(self.device), r.starts.to(self.device)
         actions, old_logp = r.actions.to(self.device).long(), r.extras["logp"].to(self.device)  # [B, H, A]
         valid = r.valid.to(self.device)                                            # [B, H]
         active = active_agents(avail[:, :-1], r.agent_mask[:, :-1].to(self.device)) & valid[..., None]
+        v = yield Call(self.critic, (state,))                                      # normalised, [B, H+1, A]
         with torch.no_grad():
-            values = self._values(state)                                           # [B, H+1, A]
+            values = self.value_norm.denormalise(v) if c.value_norm else v
             team_reward = r.reward.to(self.device)[..., None].expand_as(values[:, :-1])
             advantages, returns = gae(team_reward, values, r.end_of_return(self.protocol.time_limit).to(self.device),
                                       (r.terminated | r.truncated).to(self.device), valid, c.gamma, c.gae_lambda)
-            old_v = self.critic(state[:, :-1])                                     # normalised, [B, H, A]
+            old_v = v[:, :-1]
             if c.value_norm:
                 self.value_norm.update(returns, active)
                 targets = self.value_norm.normalise(returns)
@@ -136,28 +159,24 @@ class MAPPO(Algorithm):
             if c.normalise_advantages:
                 a = advantages[active]
                 advantages = (advantages - a.mean()) / (a.std() + 1e-5) if a.numel() > 1 else advantages
+        data = {"obs": obs[:, :-1], "starts": starts[:, :-1], "hidden": r.hidden.to(self.device),
+                "avail": avail[:, :-1], "actions": actions, "old_logp": old_logp, "advantages": advantages,
+                "active": active, "state": state[:, :-1], "old_v": old_v, "targets": targets}
         logs: dict[str, float] = {}
         for _ in range(c.epochs):
-            logits = self.actor.unroll_steps(obs[:, :-1], starts[:, :-1], r.hidden.to(self.device))  # [B, H, A, n]
-            dist = masked_categorical(logits, avail[:, :-1])
-            policy_loss, clipped = clipped_surrogate(dist.log_prob(actions), old_logp, advantages, c.clip, active)
-            entropy = masked_mean(dist.entropy(), active)
-            actor_loss = policy_loss - c.entropy_coef * entropy
-            value_loss = clipped_value_loss(self.critic(state[:, :-1]), old_v, targets, c.value_clip,
-                                            c.huber_delta, active)
-            if not (torch.isfinite(actor_loss) and torch.isfinite(value_loss)):
-                raise FloatingPointError(f"non-finite MAPPO loss (actor {actor_loss.item()}, critic {value_loss.item()})")
             self.actor_optimiser.zero_grad()
-            actor_loss.backward()
+            self.critic_optimiser.zero_grad()
+            _, stats = yield Call(self.loss, (data,), grad=True)
+            if not (torch.isfinite(stats["actor_loss"]) and torch.isfinite(stats["value_loss"])):
+                raise FloatingPointError(f"non-finite MAPPO loss (actor {stats['actor_loss'].item()}, "
+                                         f"critic {stats['value_loss'].item()})")
             actor_norm = torch.nn.utils.clip_grad_norm_(self.actor.parameters(), c.grad_norm_clip)
             self.actor_optimiser.step()
-            self.critic_optimiser.zero_grad()
-            (c.value_coef * value_loss).backward()
             critic_norm = torch.nn.utils.clip_grad_norm_(self.critic.parameters(), c.grad_norm_clip)
             self.critic_optimiser.step()
-            logs = {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item(),
-                    "clip_fraction": clipped.item(), "actor_grad_norm": float(actor_norm),
-                    "critic_grad_norm": float(critic_norm)}
+            logs = {"policy_loss": stats["policy_loss"].item(), "value_loss": stats["value_loss"].item(),
+                    "entropy": stats["entropy"].item(), "clip_fraction": stats["clip_fraction"].item(),
+                    "actor_grad_norm": float(actor_norm), "critic_grad_norm": float(critic_norm)}
         self.rollout = None
         return logs
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from algorithms.components.layers import Linear
+
 
 class DeterministicActor(nn.Module):
     """μ(o_i, id_i): a bounded continuous action (tanh scaled to [low, high]) or, for discrete actions,
@@ -13,8 +15,8 @@ class DeterministicActor(nn.Module):
                  bounds: tuple[float, float] | None = None) -> None:
         super().__init__()
         self.n_agents, self.bounds = n_agents, bounds
-        self.net = nn.Sequential(nn.Linear(obs_dim + n_agents, hidden_dim), nn.ReLU(),
-                                 nn.Linear(hidden_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, out_dim))
+        self.net = nn.Sequential(Linear(obs_dim + n_agents, hidden_dim), nn.ReLU(),
+                                 Linear(hidden_dim, hidden_dim), nn.ReLU(), Linear(hidden_dim, out_dim))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """``obs [N, A, obs_dim]`` → actions or logits ``[N, A, out_dim]``."""

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from algorithms.components.layers import GRUCell, Linear
 from algorithms.components.replay import EpisodeBatch
 
 
@@ -15,9 +16,9 @@ class RNNAgent(nn.Module):
     def __init__(self, input_dim: int, hidden_dim: int, n_actions: int) -> None:
         super().__init__()
         self.hidden_dim = hidden_dim
-        self.fc1 = nn.Linear(input_dim, hidden_dim)
-        self.rnn = nn.GRUCell(hidden_dim, hidden_dim)
-        self.fc2 = nn.Linear(hidden_dim, n_actions)
+        self.fc1 = Linear(input_dim, hidden_dim)
+        self.rnn = GRUCell(hidden_dim, hidden_dim)
+        self.fc2 = Linear(hidden_dim, n_actions)
 
     def forward(self, inputs: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = F.relu(self.fc1(inputs))          # [N, H]
@@ -32,8 +33,8 @@ class MLPAgent(nn.Module):
     def __init__(self, input_dim: int, hidden_dim: int, n_actions: int) -> None:
         super().__init__()
         self.hidden_dim = hidden_dim
-        self.net = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim),
-                                 nn.ReLU(), nn.Linear(hidden_dim, n_actions))
+        self.net = nn.Sequential(Linear(input_dim, hidden_dim), nn.ReLU(), Linear(hidden_dim, hidden_dim),
+                                 nn.ReLU(), Linear(hidden_dim, n_actions))
 
     def forward(self, inputs: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.net(inputs), hidden       # [N, n_actions], [N, H]

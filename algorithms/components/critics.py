@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from algorithms.components.layers import Linear
+
 
 class CentralValue(nn.Module):
     """V(s, a-id) per agent: an MLP over the global state and the agent's one-hot id (MAPPO's
@@ -12,8 +14,8 @@ class CentralValue(nn.Module):
     def __init__(self, state_dim: int, n_agents: int, hidden_dim: int = 128) -> None:
         super().__init__()
         self.n_agents = n_agents
-        self.net = nn.Sequential(nn.Linear(state_dim + n_agents, hidden_dim), nn.ReLU(),
-                                 nn.Linear(hidden_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, 1))
+        self.net = nn.Sequential(Linear(state_dim + n_agents, hidden_dim), nn.ReLU(),
+                                 Linear(hidden_dim, hidden_dim), nn.ReLU(), Linear(hidden_dim, 1))
 
     def forward(self, state: torch.Tensor) -> torch.Tensor:
         """``state [..., S]`` → values ``[..., A]``."""
@@ -31,8 +33,8 @@ class JointActionCritic(nn.Module):
     def __init__(self, state_dim: int, n_agents: int, action_dim: int, hidden_dim: int = 64) -> None:
         super().__init__()
         self.n_agents = n_agents
-        self.net = nn.Sequential(nn.Linear(state_dim + n_agents * action_dim + n_agents, hidden_dim), nn.ReLU(),
-                                 nn.Linear(hidden_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, 1))
+        self.net = nn.Sequential(Linear(state_dim + n_agents * action_dim + n_agents, hidden_dim), nn.ReLU(),
+                                 Linear(hidden_dim, hidden_dim), nn.ReLU(), Linear(hidden_dim, 1))
 
     def forward(self, state: torch.Tensor, joint: torch.Tensor) -> torch.Tensor:
         """``state [N, S]`` and joint actions ``[N, A, A, d]`` (row i: the joint action valued for agent i)

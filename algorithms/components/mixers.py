@@ -7,11 +7,13 @@ weighted QMIX's central critics the actions; weighted QMIX the greedy ones).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from algorithms.components.layers import Linear
 
 
 @dataclass
@@ -24,6 +26,14 @@ class MixerInput:
     actions: torch.Tensor | None = None      # [B, T, A] long: the actions valued
     all_qs: torch.Tensor | None = None       # [B, T, A, n] every action's utility
     greedy: torch.Tensor | None = None       # [B, T, A] long: each agent's greedy available action
+
+    def padded(self, steps: int) -> "MixerInput":
+        """The same inputs zero-padded to ``steps`` steps (dim 1)."""
+        def pad(x: torch.Tensor | None) -> torch.Tensor | None:
+            if x is None or x.shape[1] >= steps:
+                return x
+            return torch.cat([x, x.new_zeros((x.shape[0], steps - x.shape[1], *x.shape[2:]))], dim=1)
+        return MixerInput(**{f.name: pad(getattr(self, f.name)) for f in fields(self)})
 
 
 class VDNMixer(nn.Module):
@@ -43,13 +53,13 @@ class QMixer(nn.Module):
 
         def hyper(out: int) -> nn.Module:
             if hypernet_layers == 1:
-                return nn.Linear(state_dim, out)
-            return nn.Sequential(nn.Linear(state_dim, hypernet_embed), nn.ReLU(), nn.Linear(hypernet_embed, out))
+                return Linear(state_dim, out)
+            return nn.Sequential(Linear(state_dim, hypernet_embed), nn.ReLU(), Linear(hypernet_embed, out))
 
         self.hyper_w1 = hyper(embed_dim * n_agents)
         self.hyper_w_final = hyper(embed_dim)
-        self.hyper_b1 = nn.Linear(state_dim, embed_dim)
-        self.V = nn.Sequential(nn.Linear(state_dim, embed_dim), nn.ReLU(), nn.Linear(embed_dim, 1))
+        self.hyper_b1 = Linear(state_dim, embed_dim)
+        self.V = nn.Sequential(Linear(state_dim, embed_dim), nn.ReLU(), Linear(embed_dim, 1))
 
     def forward(self, x: MixerInput) -> torch.Tensor:
         B, T, A = x.agent_qs.shape

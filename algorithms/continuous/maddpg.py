@@ -15,16 +15,18 @@ paper (2 x 64 ReLU layers, γ 0.95, τ 0.01, batch 1024, gradient clip 0.5) exce
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, fields
+from typing import Any, Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from algorithms.base import Algorithm, AlgorithmConfig, Cadence, Capabilities, Protocol
+from algorithms.calls import Call, Program
 from algorithms.components.actors import DeterministicActor
 from algorithms.components.critics import JointActionCritic
-from algorithms.components.policies import gumbel_softmax
+from algorithms.components.policies import gumbel_noise, gumbel_softmax
 from algorithms.components.replay import EpisodeBatch, EpisodeReplay, index_dtype
 from algorithms.components.rollouts import StepBatch
 from algorithms.components.targets import soft_update
@@ -56,6 +58,24 @@ class MADDPGConfig(AlgorithmConfig):
             raise ValueError(f"tau must lie in (0, 1], got {self.tau}")
 
 
+class _Objective(nn.Module):
+    """One of MADDPG's evaluations as a module over the networks it reads (its children), called with
+    the sampled transitions' tensors (and what the update added: targets ``y``, Gumbel ``noise``)."""
+
+    def __init__(self, fn: Callable[[EpisodeBatch, dict], Any], **networks: nn.Module) -> None:
+        super().__init__()
+        for name, net in networks.items():
+            self.add_module(name, net)
+        self.fn = fn
+
+    def forward(self, data: dict[str, torch.Tensor]):
+        batch = EpisodeBatch(**{k: v for k, v in data.items() if k in _BATCH_FIELDS})
+        return self.fn(batch, data)
+
+
+_BATCH_FIELDS = {f.name for f in fields(EpisodeBatch)}
+
+
 @register
 class MADDPG(Algorithm):
     """Parameter-shared deterministic actors and centralised joint-action critics with soft targets."""
@@ -75,10 +95,18 @@ class MADDPG(Algorithm):
         self.actor = DeterministicActor(info.obs_dim, info.n_agents, self.act_dim, config.hidden_dim, bounds).to(device)
         self.critic = JointActionCritic(info.state_dim, info.n_agents, self.act_dim, config.hidden_dim).to(device)
         self.target_actor, self.target_critic = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
+        for target in (self.target_actor, self.target_critic):
+            target.requires_grad_(False)
         self.actor_optimiser = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
         self.critic_optimiser = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
         stored = {} if self.continuous else {"actions": index_dtype(info.n_actions)}
         self.replay = EpisodeReplay(config.buffer_size, 1, torch.device("cpu"), stored, with_replacement=True)
+        # the three evaluations of an update, as modules a run group calls for all its runs at once
+        self.bootstrap = _Objective(lambda b, d: self.target_values(b), target_actor=self.target_actor,
+                                    target_critic=self.target_critic)
+        self.critic_fit = _Objective(lambda b, d: self.critic_objective(b, d["y"]), critic=self.critic)
+        self.actor_ascent = _Objective(lambda b, d: (self.actor_objective(b, d.get("noise")), {}),
+                                       actor=self.actor, critic=self.critic)
 
     @property
     def cadence(self) -> Cadence:
@@ -91,9 +119,9 @@ class MADDPG(Algorithm):
         return None
 
     # -- acting --------------------------------------------------------------------------------
-    @torch.no_grad()
-    def act(self, step: EnvStep, hidden: None, t_env: int, explore: bool, generator: torch.Generator):
-        out = self.actor(step.obs.to(self.device))                                # [B, A, d]
+    def act_program(self, step: EnvStep, hidden: None, t_env: int, explore: bool,
+                    generator: torch.Generator) -> Program:
+        out = yield Call(self.actor, (step.obs.to(self.device),))                # [B, A, d]
         if self.continuous:
             if explore:
                 half = (self.info.action_high - self.info.action_low) / 2.0
@@ -130,12 +158,13 @@ class MADDPG(Algorithm):
         return F.one_hot(actions.long(), self.info.n_actions).float()
 
     def _policy_actions(self, actor: DeterministicActor, obs: torch.Tensor, avail: torch.Tensor,
-                        generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The actor's actions as critic inputs ``[N, A, d]`` (differentiable), and its raw outputs."""
+                        noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The actor's actions as critic inputs ``[N, A, d]`` (differentiable), and its raw outputs;
+        discrete actions are Gumbel-softmax samples with ``noise`` (None: the relaxed greedy action)."""
         out = actor(obs)
         if self.continuous:
             return self._encode(out), out
-        return gumbel_softmax(out, avail, self.config.gumbel_tau, generator), out
+        return gumbel_softmax(out, avail, self.config.gumbel_tau, noise=noise), out
 
     @staticmethod
     def _per_agent(own: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
@@ -144,38 +173,46 @@ class MADDPG(Algorithm):
         eye = torch.eye(A, dtype=torch.bool, device=own.device)[None, :, :, None]
         return torch.where(eye, own[:, None].expand(N, A, A, d), others[:, None].expand(N, A, A, d))
 
-    def train(self, t_env: int, episodes_seen: int, generator: torch.Generator) -> dict[str, float] | None:
+    def train_program(self, t_env: int, episodes_seen: int, generator: torch.Generator) -> Program:
         c = self.config
         if self.replay.inserted < max(c.warmup, c.batch_size):
             return None
-        b = self.replay.sample(c.batch_size, generator).to(self.device)
-        s, o = b.state[:, 0], b.obs[:, 0]                                          # [N, S], [N, A, obs]
-        mask = b.agent_mask[:, 0].float()                                          # [N, A]
-        A = self.info.n_agents
-        y = self.target_values(b)                                                  # [N, A]
-        taken = self._encode(b.actions[:, 0])                                      # [N, A, d]
-        q = self.critic(s, taken[:, None].expand(-1, A, -1, -1))
-        critic_loss = (((q - y) ** 2) * mask).sum() / mask.sum().clamp(min=1.0)
+        data = self.replay.sample(c.batch_size, generator).to(self.device).tensors()
+        data["y"] = yield Call(self.bootstrap, (data,))                              # [N, A]
+        self.critic_optimiser.zero_grad()
+        critic_loss, stats = yield Call(self.critic_fit, (data,), grad=True)
         if not torch.isfinite(critic_loss):
             raise FloatingPointError(f"non-finite MADDPG critic loss ({critic_loss.item()})")
-        self.critic_optimiser.zero_grad()
-        critic_loss.backward()
         critic_norm = torch.nn.utils.clip_grad_norm_(self.critic.parameters(), c.grad_norm_clip)
         self.critic_optimiser.step()
-        own, raw = self._policy_actions(self.actor, o, b.avail_actions[:, 0], generator)
-        actor_loss = -(self.critic(s, self._per_agent(own, taken)) * mask).sum() / mask.sum().clamp(min=1.0)
-        if not self.continuous:
-            actor_loss = actor_loss + c.logit_penalty * (raw ** 2).mean()
+        if not self.continuous:   # drawn here, from this run's stream, not inside the call
+            data["noise"] = gumbel_noise(data["avail_actions"][:, 0].shape, generator, self.device)
+        self.actor_optimiser.zero_grad()
+        actor_loss, _ = yield Call(self.actor_ascent, (data,), grad=True)
         if not torch.isfinite(actor_loss):
             raise FloatingPointError(f"non-finite MADDPG actor loss ({actor_loss.item()})")
-        self.actor_optimiser.zero_grad()
-        actor_loss.backward()      # reaches the critic's parameters too; their gradient is cleared first next time
+        # the actor's loss reached the critic's parameters too; their gradient is cleared before the next use
         actor_norm = torch.nn.utils.clip_grad_norm_(self.actor.parameters(), c.grad_norm_clip)
         self.actor_optimiser.step()
         soft_update(self.target_actor, self.actor, c.tau)
         soft_update(self.target_critic, self.critic, c.tau)
-        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "q_mean": float(q.detach().mean()),
+        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "q_mean": float(stats["q_mean"]),
                 "critic_grad_norm": float(critic_norm), "actor_grad_norm": float(actor_norm)}
+
+    def critic_objective(self, b: EpisodeBatch, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Masked mean of (Q_i(s, u) − y_i)^2 over the replayed joint actions u."""
+        mask = b.agent_mask[:, 0].float()                                          # [N, A]
+        taken = self._encode(b.actions[:, 0])                                      # [N, A, d]
+        q = self.critic(b.state[:, 0], taken[:, None].expand(-1, self.info.n_agents, -1, -1))
+        return (((q - y) ** 2) * mask).sum() / mask.sum().clamp(min=1.0), {"q_mean": q.detach().mean()}
+
+    def actor_objective(self, b: EpisodeBatch, noise: torch.Tensor | None) -> torch.Tensor:
+        """−Q_i(s, u_1, .., μ_i(o_i), .., u_n) averaged over agents, plus the logit penalty (discrete)."""
+        mask = b.agent_mask[:, 0].float()
+        taken = self._encode(b.actions[:, 0])
+        own, raw = self._policy_actions(self.actor, b.obs[:, 0], b.avail_actions[:, 0], noise)
+        loss = -(self.critic(b.state[:, 0], self._per_agent(own, taken)) * mask).sum() / mask.sum().clamp(min=1.0)
+        return loss + self.config.logit_penalty * (raw ** 2).mean() if not self.continuous else loss
 
     def target_values(self, batch: EpisodeBatch) -> torch.Tensor:
         """The critic targets y ``[N, A]`` of a batch of one-step episodes (transitions)."""

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from algorithms.base import Algorithm, AlgorithmConfig, Cadence, Capabilities, Protocol
+from algorithms.calls import Call, Program
 from algorithms.components.agents import AgentController
 from algorithms.components.exploration import LinearSchedule, epsilon_greedy
 from algorithms.components.learners import TDLearner, TDSettings
@@ -72,7 +73,8 @@ class ValueBased(Algorithm):
         self.learner = TDLearner(self.controller, self.mixer, TDSettings(
             gamma=config.gamma, lr=config.lr, optimizer=config.optimizer, optim_alpha=config.optim_alpha,
             optim_eps=config.optim_eps, grad_norm_clip=config.grad_norm_clip, double_q=config.double_q,
-            target_update_interval=config.target_update_interval, time_limit=protocol.time_limit))
+            target_update_interval=config.target_update_interval, time_limit=protocol.time_limit,
+            mixer_steps=info.episode_limit))
         buffer_device = device if config.buffer_device == "same" else torch.device(config.buffer_device)
         self.replay = EpisodeReplay(config.buffer_size, info.episode_limit, buffer_device,
                                     stored_dtypes={"actions": index_dtype(info.n_actions)})
@@ -88,10 +90,9 @@ class ValueBased(Algorithm):
     def init_hidden(self, batch_size: int) -> Any:
         return {"h": self.controller.init_hidden(batch_size, self.device), "last": None}
 
-    @torch.no_grad()
-    def act(self, step: EnvStep, hidden: Any, t_env: int, explore: bool,
-            generator: torch.Generator) -> tuple[torch.Tensor, Any]:
-        q, h = self.controller(step.obs.to(self.device), hidden["last"], hidden["h"])     # [B, A, n]
+    def act_program(self, step: EnvStep, hidden: Any, t_env: int, explore: bool,
+                    generator: torch.Generator) -> Program:
+        q, h = yield Call(self.controller, (step.obs.to(self.device), hidden["last"], hidden["h"]))  # [B, A, n]
         eps = self.epsilon(t_env) if explore else 0.0
         actions = epsilon_greedy(q, step.avail_actions.to(self.device), eps, generator)  # [B, A]
         return actions, {"h": h, "last": actions}
@@ -99,11 +100,11 @@ class ValueBased(Algorithm):
     def observe(self, episodes: EpisodeBatch) -> None:
         self.replay.insert(episodes)
 
-    def train(self, t_env: int, episodes_seen: int, generator: torch.Generator) -> dict[str, float] | None:
+    def train_program(self, t_env: int, episodes_seen: int, generator: torch.Generator) -> Program:
         if not self.replay.can_sample(self.config.batch_size):
             return None
         batch = self.replay.sample(self.config.batch_size, generator).to(self.device)
-        logs = self.learner.update(batch, episodes_seen)
+        logs = yield from self.learner.update(batch, episodes_seen)
         logs["epsilon"] = self.epsilon(t_env)
         return logs
 

@@ -8,7 +8,8 @@ import torch
 
 from algorithms.base import Algorithm
 from harness.envs.base import BatchedEnv
-from harness.runner.rollout import collect
+from algorithms.calls import Program, drive
+from harness.runner.rollout import collect_program
 from harness.runner.seeding import derive_seed
 
 
@@ -18,14 +19,22 @@ def evaluate(algorithm: Algorithm, envs: dict[str, BatchedEnv], *, episodes: int
 
     Every evaluation round uses the same seeds, so differences between rounds come from the policy.
     """
+    return drive(evaluate_program(algorithm, envs, episodes=episodes, t_env=t_env, eval_seed=eval_seed,
+                                  greedy=greedy))
+
+
+def evaluate_program(algorithm: Algorithm, envs: dict[str, BatchedEnv], *, episodes: int, t_env: int,
+                     eval_seed: int, greedy: bool = True) -> Program:
+    """:func:`evaluate` as a program (its policy evaluations are calls a run group batches)."""
     records: list[dict] = []
     for set_name, env in envs.items():
         rounds = math.ceil(episodes / env.batch_size)
         generator = torch.Generator().manual_seed(derive_seed(eval_seed, set_name, "actions"))
         n = 0
         for r in range(rounds):
-            _, stats = collect(env, algorithm, t_env=t_env, explore=not greedy, generator=generator,
-                               seed=derive_seed(eval_seed, set_name, r), keep_batch=False)
+            _, stats = yield from collect_program(env, algorithm, t_env=t_env, explore=not greedy,
+                                                  generator=generator, seed=derive_seed(eval_seed, set_name, r),
+                                                  keep_batch=False)
             for i in range(env.batch_size):
                 if n >= episodes:
                     break

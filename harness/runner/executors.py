@@ -1,4 +1,5 @@
-"""Executors: run a list of specs inline or in a local process pool; both report through events."""
+"""Executors: run a list of run groups (``harness/runner/groups.py``) inline or in a local process pool,
+a group per process at a time; both report through events."""
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -13,18 +14,18 @@ from typing import Callable, Sequence
 
 import torch
 
-from harness.runner.loop import Event, execute_run
-from harness.store import FAILED, RunFiles
+from harness.runner.loop import Event, execute_group
+from harness.store import DONE, FAILED, RunFiles
 from harness.spec import RunSpec
 
 EventSink = Callable[[Event], None]
 
 
 class InlineExecutor:
-    """One run after another in this process (debugging, single runs, exact timing)."""
+    """One group after another in this process (debugging, single runs, exact timing)."""
 
-    def run(self, specs: Sequence[RunSpec], out_dir: Path, on_event: EventSink) -> list[dict]:
-        return [execute_run(spec, out_dir, on_event) for spec in specs]
+    def run(self, groups: Sequence[list[RunSpec]], out_dir: Path, on_event: EventSink) -> list[dict]:
+        return [result for group in groups for result in execute_group(list(group), out_dir, on_event)]
 
 
 _QUEUE: "mp.Queue | None" = None
@@ -46,9 +47,9 @@ def _init_worker(q: "mp.Queue", threads: int, parent: int) -> None:
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
-def _worker(spec: RunSpec, out_dir: Path, device: str | None) -> dict:
+def _worker(group: list[RunSpec], out_dir: Path, device: str | None) -> list[dict]:
     assert _QUEUE is not None
-    return execute_run(spec, out_dir, _QUEUE.put, device)
+    return execute_group(group, out_dir, _QUEUE.put, device)
 
 
 def _devices(n: int) -> list[str | None]:
@@ -58,32 +59,32 @@ def _devices(n: int) -> list[str | None]:
 
 
 class ProcessExecutor:
-    """``workers`` processes (spawned), each running whole runs; events come back over a queue."""
+    """``workers`` processes (spawned), each running whole groups; events come back over a queue."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
 
-    def run(self, specs: Sequence[RunSpec], out_dir: Path, on_event: EventSink) -> list[dict]:
+    def run(self, groups: Sequence[list[RunSpec]], out_dir: Path, on_event: EventSink) -> list[dict]:
         ctx = mp.get_context("spawn")
         events: mp.Queue = ctx.Queue()
         threads = max(1, torch.get_num_threads() // self.workers)
         results: list[dict] = []
-        devices = _devices(len(specs))
+        devices = _devices(len(groups))
         pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
                                    initargs=(events, threads, os.getpid()))
         try:
-            futures: dict[Future, RunSpec] = {}
-            for spec, dev in zip(specs, devices):
-                if spec.device != "auto":
+            futures: dict[Future, list[RunSpec]] = {}
+            for group, dev in zip(groups, devices):
+                if group[0].device != "auto":
                     dev = None
-                futures[pool.submit(_worker, spec, out_dir, dev)] = spec
+                futures[pool.submit(_worker, list(group), out_dir, dev)] = list(group)
             pending = set(futures)
             while pending:
                 self._drain(events, on_event)
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for fut in done:
                     self._drain(events, on_event)
-                    results.append(self._result(fut, futures[fut], out_dir, on_event))
+                    results.extend(self._results(fut, futures[fut], out_dir, on_event))
             self._drain(events, on_event)
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -102,18 +103,24 @@ class ProcessExecutor:
                 return
 
     @staticmethod
-    def _result(fut: Future, spec: RunSpec, out_dir: Path, on_event: EventSink) -> dict:
+    def _results(fut: Future, group: list[RunSpec], out_dir: Path, on_event: EventSink) -> list[dict]:
         try:
             return fut.result()
         except BrokenProcessPool as err:
             reason = f"worker process died: {err}"
         except Exception as err:  # noqa: BLE001 - e.g. an unpicklable result; record, go on
             reason = f"{type(err).__name__}: {err}"
-        files = RunFiles.for_spec(out_dir, spec)
-        files.create(spec)
-        files.set_status(FAILED, reason=reason)
-        on_event({"type": "end", "run_id": spec.run_id, "status": FAILED, "reason": reason})
-        return {"run_id": spec.run_id, "status": FAILED, "reason": reason}
+        results = []
+        for spec in group:   # the runs the dead worker had not finished
+            files = RunFiles.for_spec(out_dir, spec)
+            files.create(spec)
+            if files.status().get("status") == DONE:
+                results.append({"run_id": spec.run_id, "status": DONE, "reason": ""})
+                continue
+            files.set_status(FAILED, reason=reason)
+            on_event({"type": "end", "run_id": spec.run_id, "status": FAILED, "reason": reason})
+            results.append({"run_id": spec.run_id, "status": FAILED, "reason": reason})
+        return results
 
 
 def make_executor(kind: str, workers: int) -> InlineExecutor | ProcessExecutor:

@@ -19,12 +19,13 @@ import torch
 
 from algorithms import registry as algorithms
 from algorithms.base import Protocol
+from algorithms.calls import Program, drive, drive_together
 from harness.envs import make
 from harness.envs.base import BatchedEnv
 from harness.provenance import resolve_device
 from harness.runner.checkpoint import clear_storages, load_checkpoint, restore_storages, save_checkpoint
-from harness.runner.evaluation import evaluate, summarise
-from harness.runner.rollout import collect
+from harness.runner.evaluation import evaluate_program, summarise
+from harness.runner.rollout import collect_program
 from harness.store import BUSY, DONE, FAILED, RUNNING, RunBusy, RunFiles
 from harness.runner.seeding import derive_seed
 from harness.runner.stepping import Stepper
@@ -136,9 +137,14 @@ class RunLoop:
 
     # -- the loop ------------------------------------------------------------------------------
     def evaluate_now(self) -> None:
+        """Evaluate now (:meth:`evaluation_program` run alone)."""
+        drive(self.evaluation_program())
+
+    def evaluation_program(self) -> Program:
         s = self.state
-        records = evaluate(self.algorithm, self.eval_envs, episodes=self.spec.eval_episodes,
-                           t_env=s.t_env, eval_seed=self.spec.eval_seed, greedy=self.spec.eval_greedy)
+        records = yield from evaluate_program(self.algorithm, self.eval_envs, episodes=self.spec.eval_episodes,
+                                              t_env=s.t_env, eval_seed=self.spec.eval_seed,
+                                              greedy=self.spec.eval_greedy)
         self.records.extend(records)
         summary = summarise(records)
         s.last_eval_step = s.t_env
@@ -163,10 +169,16 @@ class RunLoop:
         return [s.episodes] * len(cadence.due(steps_before, s.t_env))
 
     def run(self) -> None:
+        """:meth:`program` run alone."""
+        drive(self.program())
+
+    def program(self) -> Program:
+        """The run from its current state to its budget, as a program: its network evaluations are
+        calls, which a run group answers for all its runs at once."""
         s, spec = self.state, self.spec
         while True:
             if s.t_env >= s.next_eval or (s.t_env >= spec.budget_env_steps and s.last_eval_step != s.t_env):
-                self.evaluate_now()
+                yield from self.evaluation_program()
             if s.t_env >= s.next_checkpoint or s.t_env >= spec.budget_env_steps:
                 while s.next_checkpoint <= s.t_env:
                     s.next_checkpoint += self.ckpt_interval
@@ -175,11 +187,12 @@ class RunLoop:
             if s.t_env >= spec.budget_env_steps:
                 return
             if self.stepper is not None:
-                batch, stats = self.stepper.collect(self.algorithm.horizon, t_env=s.t_env, explore=True,
-                                                    generator=self.generator)
+                batch, stats = yield from self.stepper.collect_program(self.algorithm.horizon, t_env=s.t_env,
+                                                                       explore=True, generator=self.generator)
             else:
-                batch, stats = collect(self.env, self.algorithm, t_env=s.t_env, explore=True,
-                                       generator=self.generator, seed=derive_seed(spec.seed, "train", s.rounds))
+                batch, stats = yield from collect_program(self.env, self.algorithm, t_env=s.t_env, explore=True,
+                                                          generator=self.generator,
+                                                          seed=derive_seed(spec.seed, "train", s.rounds))
             steps_before, episodes_before = s.t_env, s.episodes
             s.rounds += 1
             s.t_env += stats.env_steps
@@ -187,7 +200,7 @@ class RunLoop:
             self.algorithm.observe(batch)
             logs = None
             for due in self._updates_due(steps_before, episodes_before):
-                update = self.algorithm.train(s.t_env, due, self.generator)
+                update = yield from self.algorithm.train_program(s.t_env, due, self.generator)
                 if update is not None:
                     logs = update
                     s.updates += 1
@@ -203,20 +216,42 @@ class RunLoop:
 
 def execute_run(spec: RunSpec, out_dir: Path, on_event: EventSink, device: str | None = None) -> dict[str, Any]:
     """Run (or resume) one spec to completion; failures are recorded, never raised (Ctrl-C excepted)."""
+    return execute_group([spec], out_dir, on_event, device)[0]
+
+
+def execute_group(specs: list[RunSpec], out_dir: Path, on_event: EventSink,
+                  device: str | None = None) -> list[dict[str, Any]]:
+    """Run (or resume) specs together as one run group: each run keeps its own folder, lock, status,
+    records and checkpoints, and only their network evaluations are batched (``drive_together``).
+    A run that fails (a crash, a non-finite loss) is recorded as failed and leaves; the others go on."""
+    results: list[dict[str, Any] | None] = [None] * len(specs)
+    programs, slots = [], []
+    for i, spec in enumerate(specs):
+        started = _start(spec, out_dir, on_event, device)
+        if isinstance(started, dict):
+            results[i] = started
+        else:
+            programs.append(started)
+            slots.append(i)
+    for i, result in zip(slots, drive_together(programs)):
+        results[i] = result
+    return results
+
+
+def _start(spec: RunSpec, out_dir: Path, on_event: EventSink, device: str | None):
+    """The run's guarded program, holding its lock; or its result if it cannot start (busy, already
+    done, failed while being built)."""
     files = RunFiles.for_spec(out_dir, spec)
     files.create(spec)
+    lock = files.lock()
     try:
-        with files.lock():
-            return _execute_locked(spec, out_dir, on_event, device, files)
+        lock.__enter__()
     except RunBusy as err:
         on_event({"type": "end", "run_id": spec.run_id, "status": BUSY, "reason": str(err)})
         return {"run_id": spec.run_id, "status": BUSY, "reason": str(err)}
-
-
-def _execute_locked(spec: RunSpec, out_dir: Path, on_event: EventSink, device: str | None,
-                    files: RunFiles) -> dict[str, Any]:
     if files.status().get("status") == DONE:
         # finished by another harness process on the same folder after this one listed its work
+        lock.__exit__(None, None, None)
         on_event({"type": "end", "run_id": spec.run_id, "status": DONE, "reason": ""})
         return {"run_id": spec.run_id, "status": DONE, "reason": ""}
     started = time.time()
@@ -226,16 +261,34 @@ def _execute_locked(spec: RunSpec, out_dir: Path, on_event: EventSink, device: s
         resumed = loop.restore()
         files.set_status(RUNNING, device=str(loop.device), resumed=resumed, simulator=loop.env.info.simulator,
                          started=started, pid=os.getpid(), host=socket.gethostname())
-        loop.run()
     except KeyboardInterrupt:
+        lock.__exit__(None, None, None)
         raise
     except Exception as err:  # noqa: BLE001 - any failure of one run is recorded, the suite goes on
-        reason = f"{type(err).__name__}: {err}"
-        (files.root / "error.txt").write_text(traceback.format_exc())
-        files.set_status(FAILED, reason=reason, finished=time.time())
-        on_event({"type": "end", "run_id": spec.run_id, "status": FAILED, "reason": reason})
-        return {"run_id": spec.run_id, "status": FAILED, "reason": reason}
-    files.set_status(DONE, reason="", finished=time.time(), t_env=loop.state.t_env,
-                     wall_seconds=time.time() - started)
-    on_event({"type": "end", "run_id": spec.run_id, "status": DONE, "reason": ""})
-    return {"run_id": spec.run_id, "status": DONE, "reason": ""}
+        lock.__exit__(None, None, None)
+        return _failed(spec, files, err, on_event)
+    return _guarded(loop, files, lock, started, on_event)
+
+
+def _guarded(loop: RunLoop, files: RunFiles, lock, started: float, on_event: EventSink) -> Program:
+    """The run's program, recording its end (done or failed) the moment it comes and releasing its lock."""
+    spec = loop.spec
+    try:
+        try:
+            yield from loop.program()
+        except Exception as err:  # noqa: BLE001 - any failure of one run is recorded, the suite goes on
+            return _failed(spec, files, err, on_event)
+        files.set_status(DONE, reason="", finished=time.time(), t_env=loop.state.t_env,
+                         wall_seconds=time.time() - started)
+        on_event({"type": "end", "run_id": spec.run_id, "status": DONE, "reason": ""})
+        return {"run_id": spec.run_id, "status": DONE, "reason": ""}
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _failed(spec: RunSpec, files: RunFiles, err: BaseException, on_event: EventSink) -> dict[str, Any]:
+    reason = f"{type(err).__name__}: {err}"
+    (files.root / "error.txt").write_text("".join(traceback.format_exception(err)))
+    files.set_status(FAILED, reason=reason, finished=time.time())
+    on_event({"type": "end", "run_id": spec.run_id, "status": FAILED, "reason": reason})
+    return {"run_id": spec.run_id, "status": FAILED, "reason": reason}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from algorithms.base import Algorithm
+from algorithms.calls import Program, drive
 from algorithms.components.replay import EpisodeBatch
 from harness.envs.base import BatchedEnv
 
@@ -31,6 +32,13 @@ class EpisodeStats:
 def collect(env: BatchedEnv, algorithm: Algorithm, *, t_env: int, explore: bool,
             generator: torch.Generator, seed: int, keep_batch: bool = True) -> tuple[EpisodeBatch | None, EpisodeStats]:
     """Run B episodes to their end (reset with ``seed``), returning the padded batch and outcomes."""
+    return drive(collect_program(env, algorithm, t_env=t_env, explore=explore, generator=generator, seed=seed,
+                                 keep_batch=keep_batch))
+
+
+def collect_program(env: BatchedEnv, algorithm: Algorithm, *, t_env: int, explore: bool, generator: torch.Generator,
+                    seed: int, keep_batch: bool = True) -> Program:
+    """:func:`collect` as a program (its policy evaluations are calls a run group batches)."""
     B, limit = env.batch_size, env.info.episode_limit
     step = env.reset(seed=seed)
     compositions = env.compositions()
@@ -47,7 +55,7 @@ def collect(env: BatchedEnv, algorithm: Algorithm, *, t_env: int, explore: bool,
             avail.append(step.avail_actions); amask.append(step.agent_mask)
             for k, v in views.items():
                 v.append(getattr(step, k))
-        actions, hidden = algorithm.act(step, hidden, t_env, explore, generator)[:2]   # (extras unused here)
+        actions, hidden = (yield from algorithm.act_program(step, hidden, t_env, explore, generator))[:2]
         nxt = env.step(actions.to(env.device))
         reward = torch.where(alive, nxt.reward, torch.zeros_like(nxt.reward))
         if keep_batch:

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from algorithms.base import Algorithm
+from algorithms.calls import Program, drive
 from algorithms.components.rollouts import StepBatch
 from harness.envs.base import BatchedEnv
 from harness.runner.rollout import ENTITY_VIEW, EpisodeStats
@@ -42,6 +43,10 @@ class Stepper:
     def collect(self, horizon: int, *, t_env: int, explore: bool,
                 generator: torch.Generator) -> tuple[StepBatch, EpisodeStats]:
         """The next ``horizon`` steps, and the outcomes of the episodes that ended in them."""
+        return drive(self.collect_program(horizon, t_env=t_env, explore=explore, generator=generator))
+
+    def collect_program(self, horizon: int, *, t_env: int, explore: bool, generator: torch.Generator) -> Program:
+        """:meth:`collect` as a program (its policy evaluations are calls a run group batches)."""
         env, alg = self.env, self.algorithm
         views = _OBS_FIELDS + (ENTITY_VIEW if self.step.entities is not None else ())
         obs_like: dict[str, list[torch.Tensor]] = {k: [] for k in views}
@@ -56,7 +61,7 @@ class Stepper:
             self.hidden = alg.reset_hidden(self.hidden, self.starts)
             if not starts[1:]:
                 hidden0 = self.hidden
-            out = alg.act(self.step, self.hidden, t_env, explore, generator)
+            out = yield from alg.act_program(self.step, self.hidden, t_env, explore, generator)
             actions, self.hidden = out[0], out[1]
             for k, v in (out[2] if len(out) > 2 else {}).items():
                 extras.setdefault(k, []).append(v)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from harness.runner.executors import make_executor
+from harness.runner.groups import plan_groups
 from harness.runner.progress import SuiteProgress
 from harness.store import BUSY, DONE, FAILED, PENDING, RUNNING, RunFiles
 from harness.spec import RunSpec
@@ -38,8 +39,9 @@ def write_manifest(out_dir: Path, suite_name: str, suite_path: Path, suite_hash:
 
 def run_specs(specs: list[RunSpec], out_dir: Path, *, suite_name: str, workers: int = 1,
               executor: str = "auto", tracker_factory: Callable[[], object] | None = None,
-              retry_failed: bool = False) -> SuiteOutcome:
-    """Execute every spec not yet done; finished runs are skipped, unfinished ones resume."""
+              retry_failed: bool = False, group_seeds: bool = True) -> SuiteOutcome:
+    """Execute every spec not yet done; finished runs are skipped, unfinished ones resume. With
+    ``group_seeds`` the runs that differ only in their seed train together as run groups."""
     statuses = run_statuses(out_dir, specs)
     skip = {DONE} | (set() if retry_failed else {FAILED})
     todo = [s for s in specs if statuses[s.run_id]["status"] not in skip]
@@ -74,7 +76,7 @@ def run_specs(specs: list[RunSpec], out_dir: Path, *, suite_name: str, workers: 
 
     try:
         with progress:
-            make_executor(executor, workers).run(todo, out_dir, on_event)
+            make_executor(executor, workers).run(plan_groups(todo, group_seeds, workers), out_dir, on_event)
     except KeyboardInterrupt:
         outcome.interrupted = True
     return outcome
