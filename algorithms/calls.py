@@ -77,19 +77,23 @@ def drive_together(programs: Iterable[Program], on_error: Callable[[int, BaseExc
     for i in range(len(programs)):
         advance(i)
     while pending:
+        # the largest set of matching calls goes first and the rest wait: a run that got ahead (its
+        # episodes ended sooner, its evaluation fell due a round earlier) waits for the others to
+        # reach the same call, so the runs stay in step and calls stay batched. Every program ends,
+        # so a waiting one always gets its turn; the order of turns changes no run's numbers.
         groups: dict[tuple, list[int]] = {}
         for i, call in pending.items():
             groups.setdefault(call.key(), []).append(i)
-        current, pending = pending, {}
-        for members in groups.values():
-            try:
-                outs = evaluate([current[i] for i in members])
-            except Exception as err:  # noqa: BLE001 - the call failed for every member: each is told
-                for i in members:
-                    advance(i, error=err)
-                continue
-            for i, out in zip(members, outs):
-                advance(i, out)
+        members = max(groups.values(), key=len)
+        calls = [pending.pop(i) for i in members]
+        try:
+            outs = evaluate(calls)
+        except Exception as err:  # noqa: BLE001 - the call failed for every member: each is told
+            for i in members:
+                advance(i, error=err)
+            continue
+        for i, out in zip(members, outs):
+            advance(i, out)
     return results
 
 

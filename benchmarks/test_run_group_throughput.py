@@ -26,6 +26,7 @@ from harness.runner.loop import execute_group, execute_run
 from harness.spec import RunSpec
 
 SEEDS = (0, 1, 2, 3, 4)
+ENV_OPTIONS = {"3m": {"compile": True}}   # as suites/benchmarks/pymarl-3m.yaml (compiled on the first step)
 THREADS = int(os.environ.get("GROUP_BENCH_THREADS", "2"))   # the machine's cores
 
 # algorithm -> (scenario, overrides, n_envs, warm-up env steps, budget): PyMARL's protocol for the
@@ -43,7 +44,7 @@ def _specs(alg: str) -> list[RunSpec]:
     scen, over, n_envs, _, budget = CASES[alg]
     return [RunSpec(suite="group-throughput", algorithm=alg, algorithm_config=over, scenario=scen, seed=s,
                     budget_env_steps=budget, eval_interval=budget, eval_episodes=8, n_envs=n_envs,
-                    time_limit="terminal", device="cpu") for s in SEEDS]
+                    time_limit="terminal", device="cpu", env_options=ENV_OPTIONS.get(scen, {})) for s in SEEDS]
 
 
 class _Clock:
@@ -110,9 +111,42 @@ def test_run_group_throughput(benchmark, tmp_path, alg):
     base = table["sequential"]["throughput"]
     for row in table.values():
         row["speedup"] = row["throughput"] / base
-    benchmark.extra_info.update({"threads": THREADS, "warm": warm, "budget": budget, "modes": table})
+    benchmark.extra_info.update({"threads": THREADS, "warm": warm, "budget": budget, "modes": table,
+                                 "torch": torch.__version__})
     print(f"\n{alg}: env steps/s per run after {warm} steps, to {budget} ({THREADS} threads)")
     for name, row in table.items():
         print(f"  {name:18s} per run {row['per_run_env_steps_per_s']:8.1f}  x{row['runs_at_once']}  "
               f"= {row['throughput']:8.1f}  speedup {row['speedup']:.2f}  (wall {row['wall_s']:.0f}s)")
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+
+
+GPU_SCENARIOS = ("3m", "5m_vs_6m")
+GPU_SEEDS = 32
+OPT_QMIX_ROW = 30 * 2_000_000     # OPT's Table 1, QMIX row: 6 maps x 5 seeds x 2 M env steps
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("scenario", GPU_SCENARIOS)
+def test_run_group_on_the_gpu(benchmark, tmp_path, scenario):
+    """A group of 32 QMIX seeds with PyMARL's protocol on one GPU: env steps per second of the group
+    after warm-up, peak GPU memory, and the projected wall time of OPT Table 1's QMIX row."""
+    warm, budget = 2_000, 6_000
+    specs = [RunSpec(suite="group-gpu", algorithm="qmix", algorithm_config={"buffer_device": "same"},
+                     scenario=scenario, seed=s, budget_env_steps=budget, eval_interval=budget, eval_episodes=8,
+                     n_envs=8, time_limit="terminal", device="cuda", env_options={"compile": True})
+             for s in range(GPU_SEEDS)]
+    torch.cuda.reset_peak_memory_stats()
+    clock = _Clock(warm, budget)
+    start = time.perf_counter()
+    results = execute_group(specs, tmp_path, clock)
+    wall = time.perf_counter() - start
+    assert all(r["status"] == "done" for r in results), results
+    per_run = statistics.median(clock.rates())
+    group_rate = per_run * GPU_SEEDS
+    info = {"per_run_env_steps_per_s": per_run, "group_env_steps_per_s": group_rate, "wall_s": wall,
+            "peak_gpu_memory_gib": torch.cuda.max_memory_allocated() / 2**30,
+            "device": torch.cuda.get_device_name(), "opt_qmix_row_hours": OPT_QMIX_ROW / group_rate / 3600}
+    benchmark.extra_info.update(info)
+    print(f"\n{scenario}: {info}")
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
