@@ -36,7 +36,9 @@ class Call:
     pad: bool = False
 
     def key(self) -> tuple:
-        """Calls with equal keys are evaluated together."""
+        """Calls with equal keys are evaluated together, through the first call's module with each
+        call's own parameters: what a module holds besides tensors (a discount, a flag) is not in the
+        key, so only modules configured alike may meet (a run group: specs equal but for the seed)."""
         leaves, spec = tree_flatten(self.args)
         layout = tuple((x.dtype, x.dim() if self.pad else tuple(x.shape), x.device) if torch.is_tensor(x)
                        else ("const", x) for x in leaves)

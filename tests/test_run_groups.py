@@ -152,6 +152,12 @@ def test_groups_gather_the_seeds_of_one_setting_and_split_for_idle_workers():
     assert len(plan_groups([a[0], other])) == 2
 
 
+def test_a_group_of_runs_that_differ_in_more_than_the_seed_is_refused(tmp_path):
+    a, b = _specs("vdn-3m", seeds=(0,)) + _specs("iql-3m", seeds=(1,))
+    with pytest.raises(ValueError, match="differ only in their seed"):
+        execute_group([a, b], tmp_path, lambda e: None)
+
+
 def test_calls_of_different_runs_are_evaluated_together_and_stay_apart():
     """Two runs' modules called together give each run its own output and its own gradient (the loss
     is inert to zero rows, as a padded call's module must be: here, no bias)."""

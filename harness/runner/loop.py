@@ -25,6 +25,7 @@ from harness.envs.base import BatchedEnv
 from harness.provenance import resolve_device
 from harness.runner.checkpoint import clear_storages, load_checkpoint, restore_storages, save_checkpoint
 from harness.runner.evaluation import evaluate_program, summarise
+from harness.runner.groups import group_key
 from harness.runner.rollout import collect_program
 from harness.store import BUSY, DONE, FAILED, RUNNING, RunBusy, RunFiles
 from harness.runner.seeding import derive_seed
@@ -223,7 +224,14 @@ def execute_group(specs: list[RunSpec], out_dir: Path, on_event: EventSink,
                   device: str | None = None) -> list[dict[str, Any]]:
     """Run (or resume) specs together as one run group: each run keeps its own folder, lock, status,
     records and checkpoints, and only their network evaluations are batched (``drive_together``).
-    A run that fails (a crash, a non-finite loss) is recorded as failed and leaves; the others go on."""
+    A run that fails (a crash, a non-finite loss) is recorded as failed and leaves; the others go on.
+
+    The specs must differ only in their seed: a batched call evaluates every run's parameters
+    through the first run's module, so anything else a module reads (gamma, say) must be shared."""
+    keys = {group_key(s) for s in specs}
+    if len(keys) > 1:
+        raise ValueError("a run group's specs must differ only in their seed; got "
+                         + ", ".join(sorted({s.label for s in specs})))
     results: list[dict[str, Any] | None] = [None] * len(specs)
     programs, slots = [], []
     for i, spec in enumerate(specs):
