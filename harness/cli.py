@@ -208,7 +208,7 @@ def cmd_run(args) -> int:
     tracker_factory = None if args.no_tracking else (lambda: Tracker(out, suite.name, args.tracking_uri, prov))
     outcome = run_specs(specs, out, suite_name=suite.name, workers=args.workers, executor=args.executor,
                         tracker_factory=tracker_factory, retry_failed=args.retry_failed,
-                        group_seeds=suite.training.group_seeds)
+                        group_seeds=suite.training.group_seeds if args.group_seeds is None else args.group_seeds)
     if outcome.interrupted:
         _exit_interrupted(f"finished work is kept in {out}")
     ran = len(outcome.done) + len(outcome.failed)
@@ -287,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-report", action="store_true", help="skip the report at the end")
     sp.add_argument("--report-dir", help="report folder (default reports/<suite>)")
     sp.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    sp.add_argument("--group-seeds", action=argparse.BooleanOptionalAction, default=None,
+                    help="train the seeds of each setting as one run group (default: the suite's "
+                         "training.group_seeds, itself true by default); results are the same either way")
     sp.set_defaults(func=cmd_run)
     suite_cmd("status", "show done / running / failed / pending runs").set_defaults(func=cmd_status)
     sp = suite_cmd("report", "regenerate tables and plots from the recorded runs (runs nothing)")

@@ -100,3 +100,15 @@ def test_marl_eval_export_imports_back_to_the_same_table(finished):
     back = [line for line in (root / "reports" / "back" / "main.md").read_text().splitlines()
             if line.startswith("| vdn") or line.startswith("| qmix")]
     assert sorted(ours) == sorted(back)
+
+
+def test_run_without_groups_gives_the_grouped_run_records(finished):
+    """`--no-group-seeds` trains each seed alone; the records equal the grouped run's (the default)."""
+    root, _ = finished
+    proc = harness("run", "suite.yaml", "--no-group-seeds", "--out", "alone", "--no-report", "--no-tracking",
+                   cwd=root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    grouped = sorted((root / "runs" / "cli-e2e" / "runs").iterdir())
+    assert grouped and [d.name for d in grouped] == sorted(d.name for d in (root / "alone" / "runs").iterdir())
+    for d in grouped:
+        assert (root / "alone" / "runs" / d.name / "episodes.jsonl").read_text() == (d / "episodes.jsonl").read_text()
