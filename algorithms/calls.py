@@ -1,5 +1,6 @@
 """Network calls as requests: an algorithm's acting and learning are *programs* (Python generators)
-that yield a :class:`Call` wherever they evaluate a network, and a driver answers each call.
+that yield a :class:`Call` wherever they evaluate a network (and the runner's collection a
+:class:`StepEnv` wherever it steps an environment), and a driver answers each request.
 
 A program runs alone (:func:`drive`) or together with the same program of other runs
 (:func:`drive_together`, a run group): calls that agree in module structure and input layout are
@@ -20,7 +21,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
 
-Program = Generator["Call", Any, Any]
+Program = Generator["Call | StepEnv", Any, Any]
 
 
 @dataclass
@@ -46,8 +47,22 @@ class Call:
         return (type(self.module), self.grad, self.pad, str(spec), layout, params)
 
 
-class RunFailed(Exception):
-    """Raised into a program whose call failed for a reason of its own (never for another run's)."""
+@dataclass
+class StepEnv:
+    """Advance ``env`` one step with ``actions`` and return its ``EnvStep``. Environments whose
+    ``together_key()`` agree (the same simulator, options and batch shape, each with its own random
+    stream) step as one batch through ``type(env).step_together``; any other steps alone."""
+
+    env: Any
+    actions: torch.Tensor
+
+    def key(self) -> tuple:
+        together = getattr(self.env, "together_key", None)
+        shared = together() if together is not None else None
+        return ("step", shared if shared is not None else id(self.env))
+
+
+Request = Call | StepEnv
 
 
 def drive(program: Program) -> Any:
@@ -66,8 +81,8 @@ def drive_together(programs: Iterable[Program], on_error: Callable[[int, BaseExc
     def advance(i: int, value: Any = None, error: BaseException | None = None) -> None:
         try:
             call = programs[i].throw(error) if error is not None else programs[i].send(value)
-            if not isinstance(call, Call):
-                raise TypeError(f"a program yielded {type(call).__name__}, not a Call")
+            if not isinstance(call, (Call, StepEnv)):
+                raise TypeError(f"a program yielded {type(call).__name__}, not a Call or StepEnv")
             pending[i] = call
         except StopIteration as stop:
             results[i] = stop.value
@@ -89,7 +104,7 @@ def drive_together(programs: Iterable[Program], on_error: Callable[[int, BaseExc
         members = max(groups.values(), key=len)
         calls = [pending.pop(i) for i in members]
         try:
-            outs = evaluate(calls)
+            outs = evaluate(calls) if isinstance(calls[0], Call) else step_envs(calls)
         except Exception as err:  # noqa: BLE001 - the call failed for every member: each is told
             for i in members:
                 advance(i, error=err)
@@ -117,6 +132,14 @@ def evaluate(calls: list[Call]) -> list[Any]:
             loss.sum().backward()   # d(sum)/d(run r's parameters) is run r's own gradient
             out = tree_map(lambda x: x.detach() if torch.is_tensor(x) else x, out)
     return [tree_map(lambda x, r=r: x[r] if torch.is_tensor(x) else x, out) for r in range(len(calls))]
+
+
+def step_envs(requests: list[StepEnv]) -> list[Any]:
+    """The next ``EnvStep`` of each request's environment: one batched step where they can share one."""
+    env = requests[0].env
+    if len(requests) > 1 and hasattr(type(env), "step_together"):
+        return type(env).step_together([r.env for r in requests], [r.actions for r in requests])
+    return [r.env.step(r.actions) for r in requests]
 
 
 def _stack(dicts: list[dict[str, torch.Tensor]], grad: bool) -> dict[str, torch.Tensor]:

@@ -74,8 +74,9 @@ def test_a_seed_trained_in_a_group_has_the_records_it_has_trained_alone(case, tm
     assert len({_records(tmp_path / "group", s)["episodes.jsonl"] for s in specs}) == len(specs)
 
 
-def test_padding_exercised_by_the_3m_case(tmp_path):
-    """The QMIX case's groups do pad: the seeds' sampled batches differ in length at the same update."""
+def test_padding_and_batched_env_steps_are_exercised_by_the_3m_cases(tmp_path):
+    """The 3m cases' groups do pad (the seeds' sampled batches differ in length at the same update) and
+    do step their runs' battles as one batch."""
     lengths: dict[int, list[int]] = {}
     original = VDN.train_program
 
@@ -89,15 +90,27 @@ def test_padding_exercised_by_the_3m_case(tmp_path):
             generator.set_state(state)
             return (yield from original(self, t_env, episodes_seen, generator))
 
+    from harness.envs.combat.env import CombatEnv
+    batched_steps = []
+    step_together = CombatEnv.step_together
+
+    def spy_step(envs, actions):
+        batched_steps.append(len(envs))
+        return step_together(envs, actions)
+
     table = dict(registry._ALGORITHMS) | {"vdn": Spy}
     old = registry._ALGORITHMS
     registry._ALGORITHMS = table
+    CombatEnv.step_together = staticmethod(spy_step)
     try:
         execute_group(_specs("vdn-3m", seeds=(0, 1)), tmp_path, lambda e: None)
     finally:
         registry._ALGORITHMS = old
+        CombatEnv.step_together = staticmethod(step_together)
     a, b = lengths.values()
     assert any(x != y for x, y in zip(a, b))
+    # and the two runs' battles were stepped as one batch (training and evaluation)
+    assert batched_steps and set(batched_steps) == {2}
 
 
 class _DivergesAtSeed1(VDN):
@@ -186,3 +199,31 @@ def test_calls_of_different_runs_are_evaluated_together_and_stay_apart():
         assert loss == pytest.approx(alone.item(), rel=1e-6)
         assert torch.allclose(n.weight.grad, g, rtol=1e-6)
     assert together[0][1] == 5.0 and together[1][1] == 5.0   # padded rows are zeros: x.shape is the group's
+
+
+def test_combat_envs_stepped_together_give_each_env_its_own_steps():
+    """A group's combat envs step as one batch of their battles; each draws its own randomness, so
+    each gets exactly the steps it gets stepped alone (over whole episodes, with random actions)."""
+    from harness.envs import make
+    from harness.envs.combat.env import CombatEnv
+    from harness.envs.combat.policies import RandomPolicy
+
+    def envs():
+        return [make("3m", batch_size=4, seed=s) for s in range(3)]
+
+    alone, together = envs(), envs()
+    steps_a = [e.reset(seed=10 + i) for i, e in enumerate(alone)]
+    steps_t = [e.reset(seed=10 + i) for i, e in enumerate(together)]
+    policies = [RandomPolicy(e, seed=i) for i, e in enumerate(alone)]
+    ended = 0
+    for _ in range(70):
+        actions = [p(s) for p, s in zip(policies, steps_a)]
+        steps_a = [e.step(a) for e, a in zip(alone, actions)]
+        steps_t = CombatEnv.step_together(together, actions)
+        for a, t in zip(steps_a, steps_t):
+            for name in ("obs", "state", "avail_actions", "reward", "terminated", "truncated", "battle_won"):
+                assert torch.equal(getattr(a, name), getattr(t, name)), name
+        ended += sum(int(s.terminated.sum()) for s in steps_a)
+    assert ended > 0
+    with pytest.raises(ValueError, match="together_key"):
+        CombatEnv.step_together([alone[0], make("3m", batch_size=8, seed=0)], [actions[0], actions[0]])

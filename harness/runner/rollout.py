@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from algorithms.base import Algorithm
-from algorithms.calls import Program, drive
+from algorithms.calls import Program, StepEnv, drive
 from algorithms.components.replay import EpisodeBatch
 from harness.envs.base import BatchedEnv
 
@@ -56,7 +56,7 @@ def collect_program(env: BatchedEnv, algorithm: Algorithm, *, t_env: int, explor
             for k, v in views.items():
                 v.append(getattr(step, k))
         actions, hidden = (yield from algorithm.act_program(step, hidden, t_env, explore, generator))[:2]
-        nxt = env.step(actions.to(env.device))
+        nxt = yield StepEnv(env, actions.to(env.device))
         reward = torch.where(alive, nxt.reward, torch.zeros_like(nxt.reward))
         if keep_batch:
             acts.append(actions.to(env.device)); rews.append(reward)

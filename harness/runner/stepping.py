@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from algorithms.base import Algorithm
-from algorithms.calls import Program, drive
+from algorithms.calls import Program, StepEnv, drive
 from algorithms.components.rollouts import StepBatch
 from harness.envs.base import BatchedEnv
 from harness.runner.rollout import ENTITY_VIEW, EpisodeStats
@@ -66,7 +66,7 @@ class Stepper:
             for k, v in (out[2] if len(out) > 2 else {}).items():
                 extras.setdefault(k, []).append(v)
             valid = ~self.restarting
-            nxt = env.step(actions.to(env.device))
+            nxt = yield StepEnv(env, actions.to(env.device))
             reward = torch.where(valid, nxt.reward, torch.zeros_like(nxt.reward))
             ended = valid & nxt.done
             acts.append(actions.to(env.device)); rews.append(reward); valids.append(valid)

@@ -6,7 +6,7 @@ Agents control the allied team (slots ``0..A-1``); a scripted opponent controls 
 from __future__ import annotations
 
 import types
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Sequence
 
 import numpy as np
@@ -52,6 +52,25 @@ def _place(utype: torch.Tensor, pos: torch.Tensor, home: torch.Tensor, table: Un
     for _ in range(separation_passes):
         state.pos = push_apart(state, rules)
     return state
+
+
+def _cat(items: list):
+    """Batches of the same dataclass (tensors on dim 0, nested dataclasses alike) as one batch."""
+    first = items[0]
+    if torch.is_tensor(first):
+        return torch.cat(items) if first.dim() > 0 else first
+    if first is None:
+        return None
+    return type(first)(**{f.name: _cat([getattr(x, f.name) for x in items]) for f in fields(first)})
+
+
+def _slice(item, cut: slice):
+    """Rows ``cut`` of a batch made by :func:`_cat`."""
+    if torch.is_tensor(item):
+        return item[cut] if item.dim() > 0 else item
+    if item is None:
+        return None
+    return type(item)(**{f.name: _slice(getattr(item, f.name), cut) for f in fields(item)})
 
 
 class CombatEnv(BatchedEnv):
@@ -106,6 +125,7 @@ class CombatEnv(BatchedEnv):
         # each process compiles on its first step and reset, tens of seconds)
         self._reserve_size = reserve_size or max(2 * batch_size, 64)
         signature = (batch_size, self._reserve_size, str(self.device), self._statics.constants())
+        self._compile = compile
         self._fused = _compiled(fused_step, signature) if compile else fused_step
         self._all_views = _compiled(all_views, signature) if compile else all_views
         self._place = _compiled(_place, signature) if compile else _place  # for the reserve (one batch shape)
@@ -232,12 +252,65 @@ class CombatEnv(BatchedEnv):
             return self._step(actions.to(self.device, torch.long),
                               None if enemy_actions is None else enemy_actions.to(self.device, torch.long))
 
+    def _noise(self) -> torch.Tensor | None:
+        """This step's cooldown jitter ``[T, B, U]`` from the env's own generator (None: rule off)."""
+        if not self.rules.cooldown_jitter:
+            return None
+        return torch.rand(self.rules.ticks_per_step, self.batch_size, self.a_max + self.n_max,
+                          generator=self.rng, device=self.device)
+
+    def together_key(self) -> tuple | None:
+        """Envs with equal keys can step as one batch (:meth:`step_together`); None for autoresetting
+        ones (their reserves of fresh battles are their own)."""
+        if self.autoreset:
+            return None
+        return ("combat", self.name, self.batch_size, str(self.device), self._compile, self._statics.constants())
+
+    @staticmethod
+    def step_together(envs: Sequence["CombatEnv"], actions: Sequence[torch.Tensor]) -> list[EnvStep]:
+        """Step several envs of one :meth:`together_key` as one batch of their battles: each draws its
+        randomness from its own generator as its own ``step`` would, so each gets the ``EnvStep`` it
+        would get stepped alone (a run group's environments; see docs/run_groups.md)."""
+        first = envs[0]
+        if len({env.together_key() for env in envs}) != 1 or first.together_key() is None:
+            raise ValueError("step_together needs envs of one together_key (same scenario, options and "
+                             "batch size, no autoreset)")
+        for env, a in zip(envs, actions):
+            if env._carry is None:
+                raise RuntimeError("call reset() before step()")
+            check_actions(a, env.batch_size, env.a_max)
+        with torch.no_grad():
+            acts = [a.to(first.device, torch.long) for a in actions]
+            noises = [env._noise() for env in envs]
+            noise = None if noises[0] is None else torch.cat(noises, dim=1)          # [T, R*B, U]
+            carry = _cat([env._carry for env in envs])
+            fused = first._fused_for(len(envs))
+            new, _, v, reward, bad, _ = fused(carry, torch.cat(acts), None, noise, None, first._statics)
+            B = first.batch_size
+            parts = []
+            for i, env in enumerate(envs):
+                cut = slice(i * B, (i + 1) * B)
+                if not first._statics.fallback_invalid:   # reject before anything changes
+                    env._reject(acts[i], bad[cut], env._carry.avail, "agent")
+                parts.append((_slice(new, cut), {k: None if x is None else x[cut] for k, x in v.items()},
+                              reward[cut]))
+            out = []
+            for env, (carry_i, v_i, reward_i) in zip(envs, parts):
+                env._carry = carry_i
+                out.append(env._env_step(v_i, reward_i, carry_i))
+            return out
+
+    def _fused_for(self, n: int):
+        """The fused step for ``n`` of these envs' batches at once (compiled per batch size)."""
+        if not self._compile or n == 1:
+            return self._fused
+        return _compiled(fused_step, (n * self.batch_size, self._reserve_size, str(self.device),
+                                      self._statics.constants()))
+
     def _step(self, actions: torch.Tensor, enemy_actions: torch.Tensor | None) -> EnvStep:
         if self._reserve is not None and int(self._reserve.cursor) > self._reserve_size - self.batch_size:
             self._refill()  # enough fresh battles left for every battle to restart in this step
-        noise = (torch.rand(self.rules.ticks_per_step, self.batch_size, self.a_max + self.n_max,
-                            generator=self.rng, device=self.device)
-                 if self.rules.cooldown_jitter else None)  # [T, B, U]
+        noise = self._noise()  # [T, B, U]
         carry, reserve, v, reward, bad, enemy_bad = self._fused(
             self._carry, actions, enemy_actions, noise, self._reserve, self._statics)
         if not self._statics.fallback_invalid:  # reject the step before anything changes
