@@ -14,7 +14,7 @@ docs/run_groups.md for what this rests on).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Generator, Iterable
+from typing import Any, Generator, Iterable
 
 import torch
 from torch import nn
@@ -62,21 +62,19 @@ class StepEnv:
         return ("step", shared if shared is not None else id(self.env))
 
 
-Request = Call | StepEnv
-
 
 def drive(program: Program) -> Any:
     """Run one program alone and return its result."""
     return drive_together([program])[0]
 
 
-def drive_together(programs: Iterable[Program], on_error: Callable[[int, BaseException], Any] | None = None) -> list[Any]:
-    """Run programs in lockstep, evaluating their pending calls group by group; returns their results
-    in order. An exception a program raises is re-raised, unless ``on_error(index, error)`` is given:
-    then that program leaves, its result is ``on_error``'s value, and the others go on."""
+def drive_together(programs: Iterable[Program]) -> list[Any]:
+    """Run programs in lockstep, evaluating their pending requests group by group; returns their
+    results in order. An exception a program raises is re-raised (a run group's programs record their
+    own failures and return instead). A request that fails is raised into each program that made it."""
     programs = list(programs)
     results: list[Any] = [None] * len(programs)
-    pending: dict[int, Call] = {}
+    pending: dict[int, Call | StepEnv] = {}
 
     def advance(i: int, value: Any = None, error: BaseException | None = None) -> None:
         try:
@@ -86,10 +84,6 @@ def drive_together(programs: Iterable[Program], on_error: Callable[[int, BaseExc
             pending[i] = call
         except StopIteration as stop:
             results[i] = stop.value
-        except Exception as err:  # noqa: BLE001 - one run's failure is that run's, the others go on
-            if on_error is None:
-                raise
-            results[i] = on_error(i, err)
 
     for i in range(len(programs)):
         advance(i)
@@ -143,11 +137,7 @@ def step_envs(requests: list[StepEnv]) -> list[Any]:
 
 
 def _stack(dicts: list[dict[str, torch.Tensor]], grad: bool) -> dict[str, torch.Tensor]:
-    if not dicts[0]:
-        return {}
-    if grad:
-        return {name: torch.stack([d[name] for d in dicts]) for name in dicts[0]}
-    return {name: torch.stack([d[name].detach() for d in dicts]) for name in dicts[0]}
+    return {name: torch.stack([d[name] if grad else d[name].detach() for d in dicts]) for name in dicts[0]}
 
 
 def _stack_args(args: list[tuple], pad: bool) -> tuple:

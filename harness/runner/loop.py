@@ -232,34 +232,26 @@ def execute_group(specs: list[RunSpec], out_dir: Path, on_event: EventSink,
     if len(keys) > 1:
         raise ValueError("a run group's specs must differ only in their seed; got "
                          + ", ".join(sorted({s.label for s in specs})))
-    results: list[dict[str, Any] | None] = [None] * len(specs)
-    programs, slots = [], []
-    for i, spec in enumerate(specs):
-        started = _start(spec, out_dir, on_event, device)
-        if isinstance(started, dict):
-            results[i] = started
-        else:
-            programs.append(started)
-            slots.append(i)
-    for i, result in zip(slots, drive_together(programs)):
-        results[i] = result
-    return results
+    return drive_together([_run_program(spec, out_dir, on_event, device) for spec in specs])
 
 
-def _start(spec: RunSpec, out_dir: Path, on_event: EventSink, device: str | None):
-    """The run's guarded program, holding its lock; or its result if it cannot start (busy, already
-    done, failed while being built)."""
+def _run_program(spec: RunSpec, out_dir: Path, on_event: EventSink, device: str | None) -> Program:
+    """One run as a program, under its lock: built, resumed and run to its budget; its end (done,
+    failed, busy) is recorded the moment it comes, and returned."""
     files = RunFiles.for_spec(out_dir, spec)
     files.create(spec)
-    lock = files.lock()
     try:
-        lock.__enter__()
+        with files.lock():
+            return (yield from _locked_program(spec, out_dir, on_event, device, files))
     except RunBusy as err:
         on_event({"type": "end", "run_id": spec.run_id, "status": BUSY, "reason": str(err)})
         return {"run_id": spec.run_id, "status": BUSY, "reason": str(err)}
+
+
+def _locked_program(spec: RunSpec, out_dir: Path, on_event: EventSink, device: str | None,
+                    files: RunFiles) -> Program:
     if files.status().get("status") == DONE:
         # finished by another harness process on the same folder after this one listed its work
-        lock.__exit__(None, None, None)
         on_event({"type": "end", "run_id": spec.run_id, "status": DONE, "reason": ""})
         return {"run_id": spec.run_id, "status": DONE, "reason": ""}
     started = time.time()
@@ -269,29 +261,13 @@ def _start(spec: RunSpec, out_dir: Path, on_event: EventSink, device: str | None
         resumed = loop.restore()
         files.set_status(RUNNING, device=str(loop.device), resumed=resumed, simulator=loop.env.info.simulator,
                          started=started, pid=os.getpid(), host=socket.gethostname())
-    except KeyboardInterrupt:
-        lock.__exit__(None, None, None)
-        raise
+        yield from loop.program()
     except Exception as err:  # noqa: BLE001 - any failure of one run is recorded, the suite goes on
-        lock.__exit__(None, None, None)
         return _failed(spec, files, err, on_event)
-    return _guarded(loop, files, lock, started, on_event)
-
-
-def _guarded(loop: RunLoop, files: RunFiles, lock, started: float, on_event: EventSink) -> Program:
-    """The run's program, recording its end (done or failed) the moment it comes and releasing its lock."""
-    spec = loop.spec
-    try:
-        try:
-            yield from loop.program()
-        except Exception as err:  # noqa: BLE001 - any failure of one run is recorded, the suite goes on
-            return _failed(spec, files, err, on_event)
-        files.set_status(DONE, reason="", finished=time.time(), t_env=loop.state.t_env,
-                         wall_seconds=time.time() - started)
-        on_event({"type": "end", "run_id": spec.run_id, "status": DONE, "reason": ""})
-        return {"run_id": spec.run_id, "status": DONE, "reason": ""}
-    finally:
-        lock.__exit__(None, None, None)
+    files.set_status(DONE, reason="", finished=time.time(), t_env=loop.state.t_env,
+                     wall_seconds=time.time() - started)
+    on_event({"type": "end", "run_id": spec.run_id, "status": DONE, "reason": ""})
+    return {"run_id": spec.run_id, "status": DONE, "reason": ""}
 
 
 def _failed(spec: RunSpec, files: RunFiles, err: BaseException, on_event: EventSink) -> dict[str, Any]:

@@ -129,6 +129,8 @@ class CombatEnv(BatchedEnv):
         self._fused = _compiled(fused_step, signature) if compile else fused_step
         self._all_views = _compiled(all_views, signature) if compile else all_views
         self._place = _compiled(_place, signature) if compile else _place  # for the reserve (one batch shape)
+        self._together = None if autoreset else ("combat", name, batch_size, str(self.device), compile,
+                                                 self._statics.constants())
         self._reserve: Reserve | None = None
         self.rng = torch.Generator(device=self.device)
         self.rng.manual_seed(seed)
@@ -262,9 +264,7 @@ class CombatEnv(BatchedEnv):
     def together_key(self) -> tuple | None:
         """Envs with equal keys can step as one batch (:meth:`step_together`); None for autoresetting
         ones (their reserves of fresh battles are their own)."""
-        if self.autoreset:
-            return None
-        return ("combat", self.name, self.batch_size, str(self.device), self._compile, self._statics.constants())
+        return self._together
 
     @staticmethod
     def step_together(envs: Sequence["CombatEnv"], actions: Sequence[torch.Tensor]) -> list[EnvStep]:
