@@ -16,6 +16,12 @@ def _load() -> None:
     import algorithms.value.iql  # noqa: F401
     import algorithms.value.vdn  # noqa: F401
     import algorithms.value.qmix  # noqa: F401
+    import algorithms.value.qplex  # noqa: F401
+    import algorithms.value.qtran  # noqa: F401
+    import algorithms.value.weighted_qmix  # noqa: F401
+    import algorithms.value.attention  # noqa: F401
+    import algorithms.value.refil  # noqa: F401
+    import algorithms.value.opt  # noqa: F401
     import algorithms.actor_critic.mappo  # noqa: F401
     import algorithms.continuous.maddpg  # noqa: F401
 

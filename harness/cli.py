@@ -13,12 +13,16 @@ from typing import NoReturn
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 
 
-def _load(path: str):
-    """(suite, specs, hash) or exit 2 with the suite's one-line error (nothing written)."""
+def _load(path: str, smoke: bool = False):
+    """(suite, specs, hash) or exit 2 with the suite's one-line error (nothing written). With
+    ``smoke`` the suite is shrunk to a smoke run (:mod:`harness.suite.smoke`) before expanding."""
     from harness.suite import SuiteError, expand, load_suite, suite_hash
+    from harness.suite.smoke import smoke as smoke_suite, summary
 
     try:
         suite = load_suite(Path(path))
+        if smoke:
+            suite = smoke_suite(suite)
         specs = expand(suite)
     except SuiteError as err:
         print(str(err), file=sys.stderr)
@@ -26,6 +30,8 @@ def _load(path: str):
     except FileNotFoundError:
         print(f"{path}: no such suite file", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
+    if smoke:
+        print(summary(suite, len(specs)))
     return suite, specs, suite_hash(Path(path))
 
 
@@ -37,8 +43,9 @@ def _report_dir(args, suite) -> Path:
     return Path(args.report_dir) if getattr(args, "report_dir", None) else Path("reports") / suite.name
 
 
-def _provenance(suite, suite_hash: str, specs, out_dir: Path) -> dict:
-    """Suite-level provenance for reports: code, libraries, devices and simulators the runs used."""
+def _provenance(suite, suite_hash: str, specs, out_dir: Path, smoke: bool = False) -> dict:
+    """Suite-level provenance for reports: code, libraries, devices and simulators the runs used,
+    and ``smoke: true`` for a smoke run (``suite_hash`` is then the hash of the full suite's file)."""
     from harness import provenance
     from harness.analysis.frame import load_runs
 
@@ -53,6 +60,8 @@ def _provenance(suite, suite_hash: str, specs, out_dir: Path) -> dict:
     info |= {"suite": suite.name, "suite_hash": suite_hash, "seeds": ",".join(map(str, suite.seed_list)),
              "devices_used": ",".join(devices) or "none yet", "simulators": ",".join(sims) or "none yet",
              "runs": str(len(specs))}
+    if smoke:
+        info["smoke"] = "true"
     return info
 
 
@@ -66,12 +75,12 @@ def cmd_list(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    suite, specs, _ = _load(args.suite)
+    suite, specs, _ = _load(args.suite, args.smoke)
     table = Table(title=f"{suite.name}: {len(specs)} runs")
     for col in ("run id", "algorithm", "scenario", "seed", "budget", "eval sets"):
         table.add_column(col)
     for s in specs:
-        table.add_row(s.run_id, s.algorithm, s.scenario, str(s.seed), f"{s.budget_env_steps:,}",
+        table.add_row(s.run_id, s.row_name, s.scenario, str(s.seed), f"{s.budget_env_steps:,}",
                       ", ".join(["train", *s.eval_sets]))
     Console().print(table)
     return EXIT_OK
@@ -95,7 +104,7 @@ def cmd_status(args) -> int:
 
     from harness.store import RunFiles
 
-    suite, specs, _ = _load(args.suite)
+    suite, specs, _ = _load(args.suite, args.smoke)
     out = _out_dir(args, suite)
     counts: dict[str, int] = {}
     table = Table(title=f"{suite.name} ({out})")
@@ -136,7 +145,8 @@ def _report(args, suite, specs, suite_hash: str, force: bool = True) -> int:
 
     ids = [s.run_id for s in specs]
     frame, runs = load_frame(out, ids), load_runs(out, ids, specs)
-    result = build_report(frame, runs, suite, report_dir, _provenance(suite, suite_hash, specs, out),
+    result = build_report(frame, runs, suite, report_dir,
+                          _provenance(suite, suite_hash, specs, out, smoke=getattr(args, "smoke", False)),
                           k=suite.evaluation.final_k)
     (report_dir / "summary.md").write_text(result.markdown)
     from harness.analysis.marl_eval import to_marl_eval, write_json
@@ -192,7 +202,7 @@ def cmd_import_marl_eval(args) -> int:
 
 
 def cmd_report(args) -> int:
-    suite, specs, h = _load(args.suite)
+    suite, specs, h = _load(args.suite, args.smoke)
     return _report(args, suite, specs, h, force=True)
 
 
@@ -201,9 +211,10 @@ def cmd_run(args) -> int:
     from harness.runner.suite_runner import run_specs, write_manifest
     from harness.tracking import Tracker
 
-    suite, specs, h = _load(args.suite)
+    suite, specs, h = _load(args.suite, args.smoke)
     out = _out_dir(args, suite)
-    write_manifest(out, suite.name, Path(args.suite), h, specs, provenance.collect())
+    write_manifest(out, suite.name, Path(args.suite), h, specs,
+                   provenance.collect() | ({"smoke": True} if args.smoke else {}))
     prov = json.loads((out / "manifest.json").read_text())["provenance"]
     tracker_factory = None if args.no_tracking else (lambda: Tracker(out, suite.name, args.tracking_uri, prov))
     outcome = run_specs(specs, out, suite_name=suite.name, workers=args.workers, executor=args.executor,
@@ -272,14 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="harness", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    def suite_cmd(name: str, help_: str, out: bool = True):
+    def suite_cmd(name: str, help_: str, out: bool = True, smoke: bool = False):
         sp = sub.add_parser(name, help=help_)
         sp.add_argument("suite", help="suite YAML file, e.g. suites/quickstart.yaml")
         if out:
             sp.add_argument("--out", help="run output folder (default runs/<suite>)")
+        if smoke:
+            sp.add_argument("--smoke", action="store_true",
+                            help="the suite's smoke run: every pairing, one seed, a few thousand env steps, "
+                                 "under its own name <suite>-smoke (runs/ and reports/ folders of its own)")
         return sp
 
-    sp = suite_cmd("run", "run every (algorithm × scenario × seed) of a suite, then write its report")
+    sp = suite_cmd("run", "run every (algorithm × scenario × seed) of a suite, then write its report", smoke=True)
     sp.add_argument("--workers", type=int, default=1, help="parallel runs (local process pool)")
     sp.add_argument("--executor", default="auto", choices=["auto", "inline", "process"])
     sp.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite in the run folder)")
@@ -291,8 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="train the seeds of each setting as one run group (default: the suite's "
                          "training.group_seeds, itself true by default); results are the same either way")
     sp.set_defaults(func=cmd_run)
-    suite_cmd("status", "show done / running / failed / pending runs").set_defaults(func=cmd_status)
-    sp = suite_cmd("report", "regenerate tables and plots from the recorded runs (runs nothing)")
+    suite_cmd("status", "show done / running / failed / pending runs", smoke=True).set_defaults(func=cmd_status)
+    sp = suite_cmd("report", "regenerate tables and plots from the recorded runs (runs nothing)", smoke=True)
     sp.add_argument("--report-dir", help="report folder (default reports/<suite>)")
     sp.set_defaults(func=cmd_report)
     sp = suite_cmd("regress", "compare fresh results with a recorded baseline (exit 1 on regression)")
@@ -305,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_regress)
     suite_cmd("validate", "check a suite file (exit 2 with file:line: key: error)", out=False).set_defaults(
         func=cmd_validate)
-    suite_cmd("list", "list the runs a suite expands to", out=False).set_defaults(func=cmd_list)
+    suite_cmd("list", "list the runs a suite expands to", out=False, smoke=True).set_defaults(func=cmd_list)
     sp = sub.add_parser("import-marl-eval", help="report on results given as marl-eval JSON")
     sp.add_argument("file", help="marl-eval JSON file")
     sp.add_argument("--name", default="imported", help="name of the report (default: imported)")

@@ -57,6 +57,7 @@ class RunSpec:
     checkpoint_interval: int = 0              # env steps between checkpoints (0: every evaluation)
     device: str = "auto"                      # "auto", "cpu", "cuda", "cuda:1", ...
     env_options: dict[str, Any] = field(default_factory=dict)  # combat simulator options (compile, rules)
+    variant: str = ""                         # the suite's name for this algorithm entry (an ablation)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -64,6 +65,8 @@ class RunSpec:
         d["eval_sets"] = {k: composition_to_dict(v) for k, v in self.eval_sets.items()}
         if not d["env_options"]:
             del d["env_options"]  # simulator defaults: ids of runs from before the option stay the same
+        if not d["variant"]:
+            del d["variant"]      # likewise for entries without a label
         return d
 
     @classmethod
@@ -82,5 +85,10 @@ class RunSpec:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
 
     @property
+    def row_name(self) -> str:
+        """The algorithm as reports name it: the suite entry's label (an ablation), else the algorithm."""
+        return self.variant or self.algorithm
+
+    @property
     def label(self) -> str:
-        return f"{self.algorithm}/{self.scenario}/seed{self.seed}"
+        return f"{self.row_name}/{self.scenario}/seed{self.seed}"

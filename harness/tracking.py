@@ -68,7 +68,7 @@ class Tracker:
             history = self.client.get_metric_history(mid, "train/win_rate")
             self._logged_step[spec.run_id] = max((m.step for m in history), default=-1)
         else:
-            tags = {RUN_ID_TAG: spec.run_id, STATUS_TAG: "running", "algorithm": spec.algorithm,
+            tags = {RUN_ID_TAG: spec.run_id, STATUS_TAG: "running", "algorithm": spec.row_name,
                     "scenario": spec.scenario, "seed": str(spec.seed)}
             tags |= {f"provenance.{k}": str(v) for k, v in self.provenance.items()}
             run = self.client.create_run(self.experiment_id, tags=tags, run_name=spec.label)

@@ -185,6 +185,19 @@ def test_reference_columns_give_deviation_and_consistency():
     assert frame.loc[frame["algorithm"] == "qmix", "paper_mean"].item() == qmix_ref.mean
 
 
+def test_a_reference_can_name_the_papers_row_for_one_of_our_algorithms():
+    """OPT's Table 2 calls attention QMIX "QMIX": `reference.algorithms` maps our name to that row."""
+    published = ReferenceTable.load("OPT", "2", "test_win_rate")
+    qmix_row = published.find("qmix", "3-8sz", "train")
+    suite = make_suite(algorithms=["attn_qmix"], scenarios=["3-8sz"])
+    vals = [0.2, 0.3, 0.25]
+    plain = table({("attn_qmix", "3-8sz", "train"): vals}, suite=suite, reference={"paper": "OPT", "table": "2"})
+    assert plain.references == []
+    named = table({("attn_qmix", "3-8sz", "train"): vals}, suite=suite,
+                  reference={"paper": "OPT", "table": "2", "algorithms": {"attn_qmix": "QMIX"}})
+    assert [(r.algorithm, r.paper_mean) for r in named.references] == [("attn_qmix", qmix_row.mean)]
+
+
 def test_paper_names_match_our_registry_names():
     assert normalise_name("OW-QMIX") == normalise_name("ow_qmix")
     assert normalise_name("REFIL(VDN)") == normalise_name("refil_vdn")

@@ -188,3 +188,23 @@ def test_the_update_cadence_is_refused_in_the_training_block(tmp_path):
     path = _variant(tmp_path, "full.yaml", "  n_envs: 4\n", "  n_envs: 4\n  updates_per_round: 2\n")
     with pytest.raises(SuiteError, match=r"training\.updates_per_round: .*update_every"):
         load_suite(path)
+
+
+def test_labelled_entries_let_one_algorithm_appear_twice_and_name_their_rows(tmp_path):
+    """An ablation: the same algorithm under two labels runs twice, each run named by its label in
+    listings and in the tidy frame, while unlabelled entries keep the ids they had."""
+    before = _ids(VALID / "full.yaml")
+    path = _variant(tmp_path, "full.yaml", "algorithms:\n  - iql\n",
+                    "algorithms:\n  - iql\n  - {name: vdn, label: vdn-fast, overrides: {lr: 0.01}}\n")
+    runs = expand(load_suite(path))
+    fast = [r for r in runs if r.variant == "vdn-fast"]
+    assert fast and all(r.algorithm == "vdn" and r.row_name == "vdn-fast" for r in fast)
+    assert {r.label: r.run_id for r in runs if not r.variant} == before
+    assert {row[1] for row in format_runs(runs)} >= {"vdn", "vdn-fast"}
+    assert all(RunSpec.from_dict(r.to_dict()).run_id == r.run_id for r in fast)
+
+
+def test_two_entries_with_one_row_name_are_refused(tmp_path):
+    path = _variant(tmp_path, "full.yaml", "algorithms:\n  - iql\n", "algorithms:\n  - iql\n  - {name: qmix, label: vdn}\n")
+    with pytest.raises(SuiteError, match="'vdn' is listed twice in algorithms"):
+        load_suite(path)

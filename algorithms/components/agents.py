@@ -73,15 +73,19 @@ class AgentController(nn.Module):
         q, h = self.agent(self._inputs(obs, last_actions).reshape(B * A, -1), hidden.reshape(B * A, -1))
         return q.view(B, A, -1), h.view(B, A, -1)
 
-    def unroll(self, batch: EpisodeBatch) -> torch.Tensor:
-        """Utilities for every step of a batch of episodes: ``[B, T+1, A, n_actions]``."""
+    def unroll(self, batch: EpisodeBatch, with_hidden: bool = False):
+        """Utilities for every step of a batch of episodes: ``[B, T+1, A, n_actions]``; with
+        ``with_hidden`` also each step's hidden state after the agent's update ``[B, T+1, A, H]``
+        (QTRAN's joint Q reads them)."""
         hidden = self.init_hidden(batch.batch_size, batch.obs.device)
-        outs = []
+        outs, hiddens = [], []
         for t in range(batch.max_t + 1):
             last = batch.actions[:, t - 1] if t > 0 else None
             q, hidden = self(batch.obs[:, t], last, hidden)
             outs.append(q)
-        return torch.stack(outs, dim=1)
+            hiddens.append(hidden)
+        q = torch.stack(outs, dim=1)
+        return (q, torch.stack(hiddens, dim=1)) if with_hidden else q
 
     def unroll_steps(self, obs: torch.Tensor, starts: torch.Tensor, hidden: torch.Tensor,
                      last_actions: torch.Tensor | None = None) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""Value-based MARL on recurrent agents with episode replay: the shared body of IQL, VDN and QMIX.
+"""Value-based MARL on recurrent agents with episode replay: the shared body of IQL, VDN, QMIX, QPLEX,
+QTRAN and weighted QMIX (they differ in the mixer, extra networks and the objective).
 
 Defaults are PyMARL's SMAC hyper-parameters (as in OPT's protocol): batch 32 episodes, buffer 5000
 episodes, RMSprop lr 5e-4 (alpha 0.99, eps 1e-5), gamma 0.99, target update every 200 episodes,
@@ -8,7 +9,7 @@ episode (PyMARL's episode runner; ``update_every`` episodes in general).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
@@ -17,7 +18,7 @@ from algorithms.base import Algorithm, AlgorithmConfig, Cadence, Capabilities, P
 from algorithms.calls import Call, Program
 from algorithms.components.agents import AgentController
 from algorithms.components.exploration import LinearSchedule, epsilon_greedy
-from algorithms.components.learners import TDLearner, TDSettings
+from algorithms.components.learners import TDLearner, TDLoss, TDSettings
 from algorithms.components.replay import EpisodeBatch, EpisodeReplay, index_dtype
 from harness.envs.base import EnvInfo, EnvStep
 
@@ -59,22 +60,44 @@ class ValueBased(Algorithm):
     config_cls: ClassVar[type[AlgorithmConfig]] = QLearningConfig
     capabilities: ClassVar[Capabilities] = Capabilities(discrete_actions=True, needs_state=True)
 
+    def build_controller(self, info: EnvInfo, config: Any) -> nn.Module:
+        """The agents: PyMARL's recurrent agents on observations (entity algorithms: on the entity view)."""
+        return AgentController(info.n_agents, info.obs_dim, info.n_actions, config.rnn_hidden_dim,
+                               config.obs_last_action, config.obs_agent_id)
+
+    def agent_inputs(self, step: EnvStep) -> tuple[torch.Tensor, ...]:
+        """What the controller reads of a step, before the previous actions and hidden state."""
+        return (step.obs,)
+
+    def loss_args(self, batch: EpisodeBatch, generator: torch.Generator) -> tuple:
+        """Further inputs of the loss call drawn from the run's generator (REFIL's sub-groups)."""
+        return ()
+
     def build_mixer(self, info: EnvInfo, config: Any) -> nn.Module | None:
         """The mixing network of this algorithm (None: independent learners)."""
         return None
 
+    def build_extra(self, info: EnvInfo, config: Any) -> dict[str, nn.Module]:
+        """Further trained networks (a central critic, a joint Q): same optimiser, their own targets."""
+        return {}
+
+    def build_loss(self, config: Any) -> Callable[[TDLearner], TDLoss]:
+        """The objective's module, built on the learner (the TD loss on Q_tot by default)."""
+        return TDLoss
+
     def __init__(self, info: EnvInfo, config: QLearningConfig, device: torch.device,
                  protocol: Protocol = Protocol()) -> None:
         super().__init__(info, config, device, protocol)
-        self.controller = AgentController(info.n_agents, info.obs_dim, info.n_actions, config.rnn_hidden_dim,
-                                          config.obs_last_action, config.obs_agent_id).to(device)
+        self.controller = self.build_controller(info, config).to(device)
         mixer = self.build_mixer(info, config)
         self.mixer = mixer.to(device) if mixer is not None else None
         self.learner = TDLearner(self.controller, self.mixer, TDSettings(
             gamma=config.gamma, lr=config.lr, optimizer=config.optimizer, optim_alpha=config.optim_alpha,
             optim_eps=config.optim_eps, grad_norm_clip=config.grad_norm_clip, double_q=config.double_q,
             target_update_interval=config.target_update_interval, time_limit=protocol.time_limit,
-            mixer_steps=info.episode_limit))
+            mixer_steps=info.episode_limit),
+            extra={name: net.to(device) for name, net in self.build_extra(info, config).items()},
+            loss=self.build_loss(config))
         buffer_device = device if config.buffer_device == "same" else torch.device(config.buffer_device)
         self.replay = EpisodeReplay(config.buffer_size, info.episode_limit, buffer_device,
                                     stored_dtypes={"actions": index_dtype(info.n_actions)})
@@ -92,7 +115,8 @@ class ValueBased(Algorithm):
 
     def act_program(self, step: EnvStep, hidden: Any, t_env: int, explore: bool,
                     generator: torch.Generator) -> Program:
-        q, h = yield Call(self.controller, (step.obs.to(self.device), hidden["last"], hidden["h"]))  # [B, A, n]
+        inputs = tuple(x.to(self.device) for x in self.agent_inputs(step))
+        q, h = yield Call(self.controller, (*inputs, hidden["last"], hidden["h"]))                # [B, A, n]
         eps = self.epsilon(t_env) if explore else 0.0
         actions = epsilon_greedy(q, step.avail_actions.to(self.device), eps, generator)  # [B, A]
         return actions, {"h": h, "last": actions}
@@ -104,7 +128,7 @@ class ValueBased(Algorithm):
         if not self.replay.can_sample(self.config.batch_size):
             return None
         batch = self.replay.sample(self.config.batch_size, generator).to(self.device)
-        logs = yield from self.learner.update(batch, episodes_seen)
+        logs = yield from self.learner.update(batch, episodes_seen, self.loss_args(batch, generator))
         logs["epsilon"] = self.epsilon(t_env)
         return logs
 

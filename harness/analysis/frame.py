@@ -39,7 +39,7 @@ def load_runs(out_dir: Path, run_ids: list[str] | None = None, specs: list[RunSp
         status = files.status()
         if spec is None:
             continue
-        rows.append({"run_id": rid, "suite": spec.suite, "algorithm": spec.algorithm, "scenario": spec.scenario,
+        rows.append({"run_id": rid, "suite": spec.suite, "algorithm": spec.row_name, "scenario": spec.scenario,
                      "seed": spec.seed, "status": status.get("status", PENDING), "reason": status.get("reason", ""),
                      "device": status.get("device", ""), "simulator": status.get("simulator", ""),
                      "t_env": status.get("t_env"), "wall_seconds": status.get("wall_seconds"),
@@ -57,7 +57,7 @@ def load_frame(out_dir: Path, run_ids: list[str] | None = None) -> pd.DataFrame:
         spec, status = files.spec(), files.status().get("status", PENDING)
         for ev in RunFiles.read_jsonl(files.evals_path):
             for metric in METRICS:
-                rows.append((spec.suite, spec.algorithm, spec.scenario, ev["eval_set"], ev["composition"],
+                rows.append((spec.suite, spec.row_name, spec.scenario, ev["eval_set"], ev["composition"],
                              spec.seed, ev["step"], metric, float(ev[metric]), rid, status))
     return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
@@ -71,7 +71,7 @@ def load_episodes(out_dir: Path, run_ids: list[str] | None = None) -> pd.DataFra
             spec = files.spec()
             df = pd.DataFrame(recs)
             df.insert(0, "run_id", rid)
-            df.insert(1, "algorithm", spec.algorithm)
+            df.insert(1, "algorithm", spec.row_name)
             df.insert(2, "scenario", spec.scenario)
             df.insert(3, "seed", spec.seed)
             frames.append(df)

@@ -53,7 +53,7 @@ def declared_units(suite: Suite) -> pd.DataFrame:
     for alg in suite.algorithm_entries:
         for scen in suite.scenario_entries:
             for eval_set in [TRAIN_SET, *scen.eval.keys()]:
-                records.append({"algorithm": alg.name, "scenario": scen.name, "eval_set": eval_set,
+                records.append({"algorithm": alg.row_name, "scenario": scen.name, "eval_set": eval_set,
                                 "composition": ALL_COMPOSITIONS})
     return pd.DataFrame.from_records(records, columns=list(DIMS))
 

@@ -55,9 +55,18 @@ def _acts(caps, kind: str) -> bool:
     return bool(caps.discrete_actions)
 
 
-def _those(predicate) -> str:
-    """Registered algorithms whose capabilities satisfy ``predicate``, as a readable list."""
-    names = [n for n in algorithm_registry.available() if predicate(algorithm_registry.get(n).capabilities)]
+def _fits(caps, traits: ScenarioTraits) -> bool:
+    """Every capability the scenario asks of an algorithm is met."""
+    kind = "continuous" if traits.continuous_actions else "discrete"
+    return _acts(caps, kind) and (traits.entity_view or not caps.needs_entities) and \
+        (traits.has_state or not caps.needs_state)
+
+
+def _those(predicate, traits: ScenarioTraits) -> str:
+    """Registered algorithms whose capabilities satisfy ``predicate`` and that can run a scenario with
+    ``traits`` (so an alternative offered is one that runs), as a readable list."""
+    names = [n for n in algorithm_registry.available()
+             if predicate(caps := algorithm_registry.get(n).capabilities) and _fits(caps, traits)]
     return ", ".join(names) or "none registered"
 
 
@@ -71,7 +80,7 @@ def refusals(algorithm: str, scenario: str, backend: str, traits: ScenarioTraits
         problems.append(
             f"algorithm {algorithm!r} cannot run scenario {scenario!r}: its actions are {kind} and {algorithm} "
             f"lacks capabilities.{kind}_actions (it takes {' and '.join(own) or 'no'} actions); allowed on "
-            f"{scenario!r}: algorithms with {kind}_actions ({_those(lambda c: _acts(c, kind))})")
+            f"{scenario!r}: algorithms with {kind}_actions ({_those(lambda c: _acts(c, kind), traits)})")
     if caps.needs_entities and not traits.entity_view:
         if backend == "smac":
             where, instead = "on backend 'smac', whose StarCraft II adapter has no entity view", "backend: combat"
@@ -80,10 +89,10 @@ def refusals(algorithm: str, scenario: str, backend: str, traits: ScenarioTraits
         problems.append(
             f"algorithm {algorithm!r} cannot run scenario {scenario!r} {where}: {algorithm} has "
             f"capabilities.needs_entities; allowed: {instead} for {algorithm}, or on {scenario!r} an algorithm "
-            f"without needs_entities ({_those(lambda c: not c.needs_entities)})")
+            f"without needs_entities ({_those(lambda c: not c.needs_entities, traits)})")
     if caps.needs_state and not traits.has_state:
         problems.append(
             f"algorithm {algorithm!r} cannot run scenario {scenario!r}: {algorithm} has capabilities.needs_state "
             f"and {scenario!r} provides no global state; allowed on {scenario!r}: algorithms without "
-            f"needs_state ({_those(lambda c: not c.needs_state)})")
+            f"needs_state ({_those(lambda c: not c.needs_state, traits)})")
     return problems

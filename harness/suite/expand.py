@@ -31,13 +31,13 @@ def expand(suite: Suite, source_text: str | None = None) -> list[RunSpec]:
                 raise source.error(("scenarios", j, *conflict[0]), conflict[1])
             config = _resolve_config(alg, scen, source, i, j)
             for seed in suite.seed_list:
-                runs.append(_run(suite, alg.name, config, scen, seed))
+                runs.append(_run(suite, alg.name, config, scen, seed, alg.label or ""))
     return runs
 
 
 def format_runs(specs: list[RunSpec]) -> list[tuple[str, str, str, int]]:
     """Rows ``(run_id, algorithm, scenario, seed)`` for listing runs."""
-    return [(s.run_id, s.algorithm, s.scenario, s.seed) for s in specs]
+    return [(s.run_id, s.row_name, s.scenario, s.seed) for s in specs]
 
 
 def capability_conflict(algorithm: str, scenario: ScenarioEntry) -> tuple[Path, str] | None:
@@ -88,7 +88,7 @@ def _resolve_config(alg: AlgorithmEntry, scen: ScenarioEntry, source: SourceMap,
     return dataclasses.asdict(config)
 
 
-def _run(suite: Suite, algorithm: str, config: dict, scen: ScenarioEntry, seed: int) -> RunSpec:
+def _run(suite: Suite, algorithm: str, config: dict, scen: ScenarioEntry, seed: int, variant: str = "") -> RunSpec:
     budget = scen.budget or suite.budget
     return RunSpec(
         suite=suite.name,
@@ -109,6 +109,7 @@ def _run(suite: Suite, algorithm: str, config: dict, scen: ScenarioEntry, seed: 
         checkpoint_interval=suite.training.checkpoint_interval,
         device=suite.device,
         env_options=suite.combat.env_options(),
+        variant=variant,
     )
 
 

@@ -143,6 +143,13 @@ class AlgorithmEntry(_Strict):
 
     name: str = Field(min_length=1)
     overrides: dict[str, object] = Field(default_factory=dict)
+    # the row name of this entry in reports, so one algorithm can appear several times (ablations,
+    # sweeps): {name: opt, label: opt-no-cd, overrides: {cd_alpha: 0}}
+    label: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
+
+    @property
+    def row_name(self) -> str:
+        return self.label or self.name
 
 
 class ScenarioEntry(_Strict):
@@ -169,6 +176,9 @@ class Reference(_Strict):
     paper: str
     table: str
     metric: str | None = None          # the paper's metric name; defaults to the table's metric
+    # the paper's row name of our algorithms where it is not theirs folded (OPT's Table 2 calls
+    # attention QMIX "QMIX"): {attn_qmix: QMIX}
+    algorithms: dict[str, str] = Field(default_factory=dict)
 
 
 class ReportTable(_Strict):
@@ -243,7 +253,7 @@ class Suite(_Strict):
                 raise FieldError(("scenarios", i, "budget", "env_steps"), f"budget.env_steps of scenario "
                                  f"{s.name!r} ({s.budget.env_steps}) is smaller than evaluation.interval "
                                  f"({interval}); it must be at least the interval")
-        for key, names in (("algorithms", [a.name for a in self.algorithm_entries]),
+        for key, names in (("algorithms", [a.row_name for a in self.algorithm_entries]),
                            ("scenarios", [s.name for s in self.scenario_entries])):
             for i, n in enumerate(names):
                 if n in names[:i]:
