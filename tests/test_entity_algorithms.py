@@ -4,7 +4,7 @@ REFIL's sub-group partition and masks are as the paper specifies."""
 import pytest
 import torch
 
-from algorithms.components.entities import EntityAttention, EntityController, with_last_actions
+from algorithms.components.entities import EntityAgent, EntityAttention, EntityController, with_last_actions
 from algorithms.components.mixers import EntityQMixer, MixerInput
 from algorithms.value.refil import draw_groups, imagined_masks
 
@@ -43,7 +43,7 @@ def test_one_controller_acts_for_any_team_size_and_an_agent_reads_only_what_it_s
     """The same parameters act for 2 agents among 5 entities and for 4 among 8 (padding), and an
     agent's utilities do not move when an entity it does not see changes."""
     torch.manual_seed(0)
-    ctrl = EntityController(n_agents=4, entity_dim=3, n_actions=5, embed_dim=16, heads=2, hidden_dim=8)
+    ctrl = EntityController(n_agents=4, n_actions=5, agent=EntityAgent(3 + 5, 5, embed_dim=16, heads=2, hidden_dim=8))
     ent = torch.randn(1, 8, 3)
     sees = torch.zeros(1, 4, 8, dtype=torch.bool)
     sees[:, :2, [0, 1, 4, 5]] = True              # agents 0, 1 see each other and enemies 4, 5

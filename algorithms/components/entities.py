@@ -96,15 +96,12 @@ class EntityController(nn.Module):
     agent id: REFIL tells agents apart by their own entity), attention limited to what each agent sees.
     The interface of :class:`~algorithms.components.agents.AgentController` (``forward`` on one step,
     ``unroll`` over a batch), with the entity view in place of observations. ``agent`` maps
-    (entity inputs, allowed mask, hidden) to utilities and the next hidden state (and, for OPT, its
-    auxiliary loss terms): :class:`EntityAgent` by default."""
+    (entity inputs of width entity_dim + n_actions, allowed mask, hidden) to utilities and the next
+    hidden state (and, for OPT, its auxiliary loss terms): :class:`EntityAgent`, or OPT's agent."""
 
-    def __init__(self, n_agents: int, entity_dim: int, n_actions: int, embed_dim: int = 128, heads: int = 4,
-                 hidden_dim: int = 64, agent: nn.Module | None = None) -> None:
+    def __init__(self, n_agents: int, n_actions: int, agent: nn.Module) -> None:
         super().__init__()
-        self.n_agents, self.n_actions = n_agents, n_actions
-        self.agent = agent if agent is not None else EntityAgent(entity_dim + n_actions, n_actions, embed_dim,
-                                                                 heads, hidden_dim)
+        self.n_agents, self.n_actions, self.agent = n_agents, n_actions, agent
 
     def init_hidden(self, batch_size: int, device: torch.device) -> torch.Tensor:
         return torch.zeros(batch_size, self.n_agents, self.agent.hidden_dim, device=device)  # [B, A, H]

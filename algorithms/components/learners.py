@@ -35,6 +35,7 @@ class TDTerms(NamedTuple):
     y: torch.Tensor         # same shape: the TD targets (no gradient)
     mask: torch.Tensor      # same shape: 1 where the step happened (and the agent exists)
     agent_q: torch.Tensor   # [B, T, A] each agent's Q of its taken action
+    mixer_aux: Any = None   # what a mixer returns beside Q_tot (OPT's disagreement loss), if anything
 
 
 class TDLoss(nn.Module):
@@ -54,8 +55,8 @@ class TDLoss(nn.Module):
 
     def objective(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Mean squared TD error over real steps, and the mean Q of the taken actions."""
-        chosen, y, mask, agent_q = self.learner[0].td_terms(batch)
-        return masked_mse(chosen - y, mask), {"q_taken_mean": taken_mean(agent_q, batch)}
+        terms = self.learner[0].td_terms(batch)
+        return masked_mse(terms.chosen - terms.y, terms.mask), {"q_taken_mean": taken_mean(terms.agent_q, batch)}
 
 
 def masked_mse(error: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -64,10 +65,15 @@ def masked_mse(error: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor | N
     return (sq if weight is None else weight * sq).sum() / mask.sum().clamp(min=1.0)
 
 
+def masked_mean(value: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """sum(mask * value) / sum(mask): the mean over real entries."""
+    return (value * mask).sum() / mask.sum().clamp(min=1.0)
+
+
 def taken_mean(agent_q: torch.Tensor, batch: EpisodeBatch) -> torch.Tensor:
     """Mean utility ``agent_q [B, T, A]`` of the taken actions over real steps of existing agents."""
     step_mask = batch.filled.float().unsqueeze(-1) * batch.agent_mask[:, :-1].float()   # [B, T, A]
-    return (agent_q.detach() * step_mask).sum() / step_mask.sum().clamp(min=1.0)
+    return masked_mean(agent_q.detach(), step_mask)
 
 
 def greedy_actions(q: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
@@ -105,6 +111,11 @@ def entity_view(batch: EpisodeBatch) -> EntityView:
     return EntityView(batch_entity_inputs(batch, batch.avail_actions.shape[-1]), attend)
 
 
+def _split(out: Any) -> tuple[torch.Tensor, Any]:
+    """A mixer's (Q_tot, aux) from what it returned: Q_tot alone, or Q_tot and its auxiliary output."""
+    return (out[0], out[1]) if isinstance(out, tuple) else (out, None)
+
+
 class TDLearner:
     """Minimises (Q_tot(s,u) - y)^2 with y = r + gamma (1 - end) Q_tot^target(s', argmax ...), where
     ``end`` is the game's terminal, and also a time-out under ``time_limit="terminal"``.
@@ -138,11 +149,13 @@ class TDLearner:
         """``[B, T]`` float: 0 after the steps that end the return (under the run's time-limit rule)."""
         return 1.0 - batch.end_of_return(self.s.time_limit).float()
 
-    def td_terms(self, batch: EpisodeBatch) -> "TDTerms":
+    def td_terms(self, batch: EpisodeBatch, q: torch.Tensor | None = None) -> "TDTerms":
         """Q of the taken actions, TD targets y and the mask of real steps: ``[B, T]`` with a mixer
-        (Q_tot), ``[B, T, A]`` without (each agent's Q); plus each agent's chosen Q ``[B, T, A]``."""
+        (Q_tot), ``[B, T, A]`` without (each agent's Q); plus each agent's chosen Q ``[B, T, A]``.
+        ``q``: the online utilities if the caller has unrolled them already. A mixer returning a tuple
+        gives Q_tot first and the rest as ``mixer_aux`` (of the online call)."""
         actions = batch.actions.long()                                             # [B, T, A]
-        q = self.controller.unroll(batch)                                          # [B, T+1, A, n]
+        q = self.controller.unroll(batch) if q is None else q                      # [B, T+1, A, n]
         chosen = take(q[:, :-1], actions)                                          # [B, T, A]
         with torch.no_grad():
             target_q = self.target_controller.unroll(batch)[:, 1:]                # [B, T, A, n]
@@ -156,15 +169,15 @@ class TDLearner:
         not_done = self.not_done(batch)                                            # [B, T]
         if self.mixer is not None:
             view = entity_view(batch)
-            chosen_tot = self.mix(self.mixer, MixerInput(                                     # [B, T]
+            chosen_tot, aux = _split(self.mix(self.mixer, MixerInput(                         # [B, T]
                 chosen, batch.state[:, :-1], agent_mask[:, :-1], actions, q[:, :-1],
-                greedy_actions(q.detach()[:, :-1], batch.avail_actions[:, :-1]), **view.steps(0)))
+                greedy_actions(q.detach()[:, :-1], batch.avail_actions[:, :-1]), **view.steps(0))))
             with torch.no_grad():
-                target_tot = self.mix(self.target_mixer, MixerInput(
+                target_tot, _ = _split(self.mix(self.target_mixer, MixerInput(
                     target_next, batch.state[:, 1:], agent_mask[:, 1:], best, target_q,
-                    greedy_actions(target_q, next_avail), **view.steps(1)))
+                    greedy_actions(target_q, next_avail), **view.steps(1))))
             y = reward + self.s.gamma * not_done * target_tot                              # [B, T]
-            return TDTerms(chosen_tot, y, batch.filled.float(), chosen)
+            return TDTerms(chosen_tot, y, batch.filled.float(), chosen, aux)
         y = reward.unsqueeze(-1) + self.s.gamma * not_done.unsqueeze(-1) * target_next      # [B, T, A]
         return TDTerms(chosen, y, batch.filled.float().unsqueeze(-1) * agent_mask[:, :-1], chosen)
 

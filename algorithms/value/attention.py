@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from algorithms.base import Capabilities
-from algorithms.components.entities import EntityController
+from algorithms.components.entities import EntityAgent, EntityController
 from algorithms.components.mixers import EntityQMixer, VDNMixer
 from algorithms.registry import register
 from algorithms.value.q_learning import QLearningConfig, ValueBased
@@ -38,8 +38,9 @@ class EntityValueBased(ValueBased):
                                                         needs_entities=True, variable_team_size=True)
 
     def build_controller(self, info, config: EntityConfig):
-        return EntityController(info.n_agents, info.entity_dim, info.n_actions, config.attn_embed_dim,
-                                config.attn_heads, config.rnn_hidden_dim)
+        agent = EntityAgent(info.entity_dim + info.n_actions, info.n_actions, config.attn_embed_dim,
+                            config.attn_heads, config.rnn_hidden_dim)
+        return EntityController(info.n_agents, info.n_actions, agent)
 
     def agent_inputs(self, step):
         return (step.entities, step.obs_mask)

@@ -26,8 +26,7 @@ from functools import partial
 import torch
 
 from algorithms.components.entities import EntityController
-from algorithms.components.learners import TDLoss, entity_view, greedy_actions, masked_mse, take, taken_mean
-from algorithms.components.mixers import MixerInput
+from algorithms.components.learners import TDLoss, masked_mean, masked_mse, taken_mean
 from algorithms.components.opt import OPTAgent, OPTMixer
 from algorithms.components.replay import EpisodeBatch
 from algorithms.registry import register
@@ -65,33 +64,16 @@ class OPTLoss(TDLoss):
         self.cd_alpha, self.cmi_beta, self.cmi_entropy = cd_alpha, cmi_beta, cmi_entropy
 
     def objective(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        learner, on, tg = self.learner[0], self.online, self.target
-        actions = batch.actions.long()                                             # [B, T, A]
-        mask = batch.filled.float()                                                # [B, T]
-        agent_mask = batch.agent_mask.float()                                      # [B, T+1, A]
-        view = entity_view(batch)
-        q, aux = on["controller"].unroll(batch, with_aux=True)                     # [B, T+1, A, n], {[B, T+1, A]}
-        chosen = take(q[:, :-1], actions)                                          # [B, T, A]
-        q_tot, cd_mixer = learner.mix(on["mixer"], MixerInput(
-            chosen, batch.state[:, :-1], agent_mask[:, :-1], **view.steps(0)))     # [B, T] each
-        with torch.no_grad():
-            qt = tg["controller"].unroll(batch)                                    # [B, T+1, A, n]
-            selector = q.detach()[:, 1:] if learner.s.double_q else qt[:, 1:]
-            best = greedy_actions(selector, batch.avail_actions[:, 1:])            # [B, T, A]
-            target_tot, _ = learner.mix(tg["mixer"], MixerInput(
-                take(qt[:, 1:], best), batch.state[:, 1:], agent_mask[:, 1:], **view.steps(1)))
-            y = batch.reward + learner.s.gamma * learner.not_done(batch) * target_tot
-
-        def per_step(v: torch.Tensor) -> torch.Tensor:        # [B, T] → masked mean over real steps
-            return (v * mask).sum() / mask.sum().clamp(min=1.0)
-
-        td_loss = masked_mse(q_tot - y, mask)
-        cd_agent = per_step(aux["cd"][:, :-1].mean(dim=-1))
-        cd_mix = per_step(cd_mixer)
-        kl = per_step(aux["kl"][:, :-1].mean(dim=-1))
-        entropy = per_step(aux["entropy"][:, :-1].mean(dim=-1))
+        q, aux = self.online["controller"].unroll(batch, with_aux=True)            # [B, T+1, A, n], {[B, T+1, A]}
+        terms = self.learner[0].td_terms(batch, q)                                 # the mixer's aux: its CD [B, T]
+        mask = terms.mask                                                          # [B, T]
+        td_loss = masked_mse(terms.chosen - terms.y, mask)
+        cd_agent = masked_mean(aux["cd"][:, :-1].mean(dim=-1), mask)
+        cd_mix = masked_mean(terms.mixer_aux, mask)
+        kl = masked_mean(aux["kl"][:, :-1].mean(dim=-1), mask)
+        entropy = masked_mean(aux["entropy"][:, :-1].mean(dim=-1), mask)
         loss = td_loss + self.cd_alpha * (cd_agent + cd_mix) + self.cmi_beta * kl + self.cmi_entropy * entropy
-        return loss, {"q_taken_mean": taken_mean(chosen, batch), "td_loss": td_loss.detach(),
+        return loss, {"q_taken_mean": taken_mean(terms.agent_q, batch), "td_loss": td_loss.detach(),
                       "cd_agent": cd_agent.detach(), "cd_mixer": cd_mix.detach(), "cmi_kl": kl.detach(),
                       "selector_entropy": entropy.detach()}
 
@@ -106,7 +88,7 @@ class OPT(EntityValueBased):
     def build_controller(self, info, config: OPTConfig):
         agent = OPTAgent(info.entity_dim + info.n_actions, info.n_actions, config.opt_dim, config.prototypes,
                          config.blocks, config.rnn_hidden_dim, config.sparse)
-        return EntityController(info.n_agents, info.entity_dim, info.n_actions, agent=agent)
+        return EntityController(info.n_agents, info.n_actions, agent)
 
     def build_mixer(self, info, config: OPTConfig):
         return OPTMixer(info.entity_dim + info.n_actions, config.mixer_opt_dim, config.mixer_prototypes,

@@ -68,7 +68,7 @@ class REFILLoss(TDLoss):
 
     def imagined_objective(self, batch: EpisodeBatch, groups: torch.Tensor):
         learner, controller = self.learner[0], self.online["controller"]
-        chosen_tot, y, mask, agent_q = learner.td_terms(batch)                     # real Q_tot and y [B, T]
+        chosen_tot, y, mask, agent_q, _ = learner.td_terms(batch)                  # real Q_tot and y [B, T]
         agents, mixer_rows = imagined_masks(groups, batch)                         # [B, T+1, 2, A, E] each
         actions = batch.actions.long()                                             # [B, T, A]
         q_in = take(controller.unroll(batch, agents[:, :, 0])[:, :-1], actions)    # [B, T, A]

@@ -22,7 +22,7 @@ from functools import partial
 import torch
 
 from algorithms.components.agents import AgentController
-from algorithms.components.learners import TDLoss, greedy_actions, masked_mse, take, taken_mean
+from algorithms.components.learners import TDLoss, greedy_actions, masked_mean, masked_mse, take, taken_mean
 from algorithms.components.mixers import CentralMixer, MixerInput
 from algorithms.components.replay import EpisodeBatch
 from algorithms.registry import register
@@ -90,7 +90,7 @@ class WeightedQMIXLoss(TDLoss):
         central_loss = masked_mse(q_star - y, mask)
         loss = self.qmix_weight * qmix_loss + self.central_weight * central_loss
         return loss, {"q_taken_mean": taken_mean(chosen, batch), "qmix_loss": qmix_loss.detach(),
-                      "central_loss": central_loss.detach(), "weight_mean": (w * mask).sum() / mask.sum().clamp(min=1.0)}
+                      "central_loss": central_loss.detach(), "weight_mean": masked_mean(w, mask)}
 
 
 class WeightedQMIX(QMIX):
