@@ -116,3 +116,26 @@ def test_state_dict_before_persist_is_refused():
     replay.insert(_batch(0, 1, 2))
     with pytest.raises(RuntimeError, match="persist"):
         replay.state_dict()
+
+
+def test_an_empty_slot_costs_no_memory_until_written(tmp_path):
+    """A 5000-episode buffer of long episodes is not zeroed up front (that took half a minute and its
+    whole size in memory before the first episode): inserting the first episodes into a buffer of
+    about 0.7 GiB leaves resident memory far below its size; the episodes read back exact."""
+    import os
+
+    def resident() -> int:   # bytes of this process now in memory (Linux)
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    replay = EpisodeReplay(5000, 2000, torch.device("cpu"))
+    before = resident()
+    replay.insert(_batch(0, 3, 2))
+    replay.insert(_batch(3, 2, 5))
+    assert replay.nbytes() > 2**29
+    grown = resident() - before
+    assert grown < replay.nbytes() / 8, f"resident memory grew by {grown / 2**30:.1f} GiB"
+    assert _ids(replay) == [0, 1, 2, 3, 4]
+    batch = replay.sample(5, torch.Generator().manual_seed(0))
+    short = batch.obs[:, 0, 0, 0] < 3                     # episodes 0-2 are 2 steps long: zero padding after
+    assert batch.max_t == 5 and not batch.filled[short, 2:].any() and batch.obs[short, 3:].eq(0).all()

@@ -14,7 +14,7 @@ from harness.envs import registry as scenario_registry
 from harness.spec import RunSpec
 from harness.suite import expand, load_suite
 from harness.suite.checks import registry_problems
-from harness.suite.smoke import SMOKE_ENV_STEPS, SMOKE_EVAL_EPISODES, smoke
+from harness.suite.smoke import SMOKE_BATCH_EPISODES, SMOKE_ENV_STEPS, SMOKE_EVAL_EPISODES, SMOKE_MIN_UPDATES, smoke
 
 ROOT = Path(__file__).resolve().parents[1]
 OPT = ROOT / "suites" / "papers" / "opt-table1.yaml"
@@ -49,9 +49,9 @@ def _pairings(specs: list[RunSpec]) -> set[tuple[str, str, tuple[str, ...]]]:
     return {(s.algorithm, s.scenario, tuple(sorted(s.eval_sets))) for s in specs}
 
 
-def _first_update_is_due(spec: RunSpec) -> bool:
-    """Whether a run of ``spec`` is sure to make a learner update within its budget, worked out
-    from the run spec alone (episode rounds of n_envs episodes, or one transition per env step)."""
+def _updates_due(spec: RunSpec) -> int:
+    """Learner updates a run of ``spec`` is sure to make within its budget, worked out from the run
+    spec alone (episode rounds of n_envs episodes, or one transition per env step)."""
     cls, c = algorithm_registry.get(spec.algorithm), spec.algorithm_config
     if cls.collection == "steps":
         data = spec.budget_env_steps
@@ -60,7 +60,12 @@ def _first_update_is_due(spec: RunSpec) -> bool:
         data = spec.n_envs * math.ceil(spec.budget_env_steps / (spec.n_envs * limit))
     needed = max([c[k] for k in ("batch_size", "warmup") if k in c], default=1)
     every = c.get("update_every", 1)
-    return math.ceil(needed / every) * every <= data
+    first = math.ceil(needed / every) * every
+    return 0 if first > data else 1 + (data - first) // every
+
+
+def _first_update_is_due(spec: RunSpec) -> bool:
+    return _updates_due(spec) >= 1
 
 
 @pytest.mark.parametrize("path", [OPT, QUICKSTART], ids=lambda p: p.stem)
@@ -86,25 +91,27 @@ def test_smoke_leaves_the_suite_it_was_given_unchanged():
     assert reduced.source is suite.source
 
 
-def test_opt_table1_smoke_fits_a_round_of_corridor_and_shrinks_the_batch():
-    """corridor's 400-step episodes on 8 envs make one round 3,200 steps: the budget takes one
-    round, which yields 8 episodes, so the 32-episode batch comes down to 8."""
+def test_opt_table1_smoke_fits_a_round_of_corridor_and_makes_a_few_small_updates():
+    """corridor's 400-step episodes on 8 envs make one round 3,200 steps: the budget takes one round,
+    sure to yield 8 episodes; every 32-episode batch comes down to 4 and an update falls due every 4th
+    episode, so at least 2 updates (a smoke update checks that the update runs)."""
     suite = load_suite(OPT)
     reduced = smoke(suite)
     assert reduced.budget.env_steps == reduced.evaluation.interval == 8 * 400
     own = {a.name: a.overrides for a in suite.algorithm_entries}
     overrides = {a.name: a.overrides for a in reduced.algorithm_entries}
-    assert {"iql", "vdn", "qmix"} <= set(overrides)
-    assert overrides == {name: {**o, "batch_size": 8} for name, o in own.items()}
-    assert all(_first_update_is_due(s) for s in expand(reduced))
+    assert {"iql", "vdn", "qmix", "opt"} <= set(overrides)
+    assert overrides == {name: {**o, "batch_size": SMOKE_BATCH_EPISODES, "update_every": 4} for name, o in own.items()}
+    assert all(_updates_due(s) >= SMOKE_MIN_UPDATES for s in expand(reduced))
 
 
 def test_smoke_overrides_only_what_stops_an_update_and_keeps_the_suites_own(tmp_path):
     (tmp_path / "s.yaml").write_text(E2E_SUITE)
     reduced = smoke(load_suite(tmp_path / "s.yaml"))
     overrides = {a.name: a.overrides for a in reduced.algorithm_entries}
-    # 3m: 8 episodes of <= 60 steps a round, so >= 5 rounds and 40 episodes in 2,000 steps
-    assert overrides["vdn"] == {"update_every": 8, "batch_size": 32}
+    # the suite's own batch of 32 (on 3m) comes down to 4 episodes; 8 episodes of <= 60 steps a round
+    # make >= 5 rounds and 40 episodes in 2,000 steps, so an update every 20th (the suite's own: 8)
+    assert overrides["vdn"] == {"update_every": 20, "batch_size": SMOKE_BATCH_EPISODES}
     assert overrides["mappo"] == {"horizon": SMOKE_ENV_STEPS // 8}   # one round of 8 envs fits the interval
     specs = expand(reduced)
     assert all(_first_update_is_due(s) for s in specs)
@@ -112,9 +119,10 @@ def test_smoke_overrides_only_what_stops_an_update_and_keeps_the_suites_own(tmp_
         "mipi_matrix": 1000, "3m": 50_000}
 
 
-def test_quickstart_smoke_needs_no_hyper_parameter_change():
-    reduced = smoke(load_suite(QUICKSTART))
-    assert all(not a.overrides for a in reduced.algorithm_entries)
+def test_quickstart_smoke_changes_no_hyper_parameter_but_the_batch_and_the_update_cadence():
+    reduced = smoke(load_suite(QUICKSTART))   # 2,000 steps of 3m: >= 5 rounds of 8, 40 episodes
+    assert all(a.overrides == {"batch_size": SMOKE_BATCH_EPISODES, "update_every": 20}
+               for a in reduced.algorithm_entries)
 
 
 @pytest.mark.parametrize("path", ALL_SUITES, ids=lambda p: str(p.relative_to(ROOT / "suites")))
@@ -125,6 +133,8 @@ def test_every_committed_suite_smokes_to_a_valid_suite_whose_runs_all_update(pat
     specs = expand(reduced)
     assert _pairings(specs) == _pairings(expand(suite))
     assert all(_first_update_is_due(s) for s in specs)
+    assert all(_updates_due(s) >= SMOKE_MIN_UPDATES for s in specs if "update_every" in s.algorithm_config
+               and algorithm_registry.get(s.algorithm).collection == "episodes")
     for s in specs:   # the runner refuses an evaluation interval shorter than one collection round
         cls = algorithm_registry.get(s.algorithm)
         per_env = s.algorithm_config.get("horizon", 1) if cls.collection == "steps" else \

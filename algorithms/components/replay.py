@@ -108,9 +108,13 @@ class EpisodeReplay:
         return sum(t.numel() * t.element_size() for t in self.storage.values())
 
     def _allocate(self, like: dict[str, torch.Tensor]) -> None:
+        """Storage for ``capacity`` episodes shaped like ``like``'s fields, left uninitialised: a slot
+        is zeroed when it is written and only written slots are read, so memory pages are touched as
+        episodes come (zeroing a 5000-episode buffer of a long map up front took GiB and half a
+        minute before the first episode)."""
         for name, x in like.items():
             t = self.max_t + 1 if name in _OBS_LIKE else self.max_t
-            self.storage[name] = torch.zeros(  # [capacity, t, ...]
+            self.storage[name] = torch.empty(  # [capacity, t, ...]
                 (self.capacity, t, *x.shape[2:]), dtype=self.stored_dtypes.get(name, x.dtype), device=self.device)
 
     def insert(self, batch: EpisodeBatch) -> None:

@@ -1,12 +1,14 @@
 """Smoke mode: any suite shrunk to a few thousand env steps, so CI can run every suite end to end.
 
 :func:`smoke` keeps every algorithm × scenario × eval-set pairing and the report tables, and cuts
-the rest: one seed, :data:`SMOKE_ENV_STEPS` env steps (or one collection round of the longest
-episode, if that is longer), an evaluation interval equal to the budget (evaluations at the start
-and the end only) on :data:`SMOKE_EVAL_EPISODES` episodes, and its own name (``<name>-smoke``), so
-its runs and report go to their own folders. Hyper-parameters that would leave a run of that
-length without a learner update are lowered through the algorithms' ``overrides``; nothing else
-about the algorithms changes.
+the rest: one seed, :data:`SMOKE_ENV_STEPS` env steps (or one collection round of the longest episode, if that is longer), an evaluation
+interval equal to the budget (evaluations at the start and the end only) on
+:data:`SMOKE_EVAL_EPISODES` episodes, and its own name (``<name>-smoke``), so its runs and report go
+to their own folders. Through the algorithms' ``overrides``, episode-batch learners sample at most
+:data:`SMOKE_BATCH_EPISODES` episodes per update and update every k-th episode, k such that at least
+:data:`SMOKE_MIN_UPDATES` updates fall due (an entity algorithm's update takes seconds on a CPU, and a
+smoke run checks that the update runs, not what it learns), and hyper-parameters that would leave a run of that length without a learner update are lowered;
+nothing else about the algorithms changes.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from harness.suite.models import AlgorithmEntry, Budget, ScenarioEntry, Suite
 SMOKE_ENV_STEPS = 2_000
 SMOKE_EVAL_EPISODES = 4
 SMOKE_SUFFIX = "-smoke"
+SMOKE_BATCH_EPISODES = 4
+SMOKE_MIN_UPDATES = 2
 
 # config fields an algorithm must have collected enough data for before its first update (in its
 # collection's unit: episodes for episode collection, transitions for step collection), and the
@@ -32,7 +36,7 @@ _HORIZON_KEY = "horizon"   # steps per environment per round, for step collectio
 
 def smoke(suite: Suite) -> Suite:
     """A reduced copy of the validated ``suite`` for a smoke run (the original is unchanged)."""
-    n_envs = suite.training.n_envs
+    n_envs = suite.training.n_envs   # fewer envs would make more, slower env calls for the same steps
     limits = [lim for s in suite.scenario_entries if (lim := _episode_limit(s.name)) is not None]
     one_round = n_envs * max(limits, default=1)   # the runner refuses a shorter evaluation interval
     budget = _shrink(suite.budget.env_steps, one_round)
@@ -66,6 +70,18 @@ def _learner_overrides(alg: AlgorithmEntry, scenarios: list[ScenarioEntry], budg
         return {}
     configs = [c for _, c in resolved]
     out: dict[str, int] = {}
+    if cls.collection == "episodes" and "batch_size" in configs[0]:
+        batch = min(SMOKE_BATCH_EPISODES, *(c["batch_size"] for c in configs))
+        if any(c["batch_size"] != batch for c in configs):
+            out["batch_size"] = batch
+        configs = [c | {"batch_size": batch} for c in configs]
+        if _CADENCE_KEY in configs[0]:
+            least = min(_data_by_end("episodes", (s.budget or Budget(env_steps=budget)).env_steps, n_envs, s.name)
+                        for s, _ in resolved)
+            every = max(batch, least // SMOKE_MIN_UPDATES, *(c[_CADENCE_KEY] for c in configs))
+            if any(c[_CADENCE_KEY] != every for c in configs):
+                out[_CADENCE_KEY] = every
+            configs = [c | {_CADENCE_KEY: every} for c in configs]
     if cls.collection == "steps" and _HORIZON_KEY in configs[0]:
         horizon = min(max(1, interval // n_envs), *(c[_HORIZON_KEY] for c in configs))
         if any(c[_HORIZON_KEY] != horizon for c in configs):
