@@ -34,11 +34,8 @@ class EntityAttention(nn.Module):
         """``x [N, E, d]``, ``allowed [N, Q, E]`` bool → ``[N, Q, d]`` for the first Q entities."""
         N, E, d = x.shape
         Q, H = allowed.shape[1], self.heads
-        # only the Q querying entities need a query projection: W_q on their rows, W_k, W_v on all
-        w_q, w_kv = self.qkv.weight.split([d, 2 * d])
-        q = F.linear(x[:, :Q], w_q)                                                # [N, Q, d]
-        k, v = F.linear(x, w_kv).chunk(2, dim=-1)                                  # [N, E, d] each
-        q = q.reshape(N, Q, H, d // H).transpose(1, 2)                             # [N, H, Q, d/H]
+        q, k, v = self.qkv(x).chunk(3, dim=-1)                                     # [N, E, d] each
+        q = q[:, :Q].reshape(N, Q, H, d // H).transpose(1, 2)                      # [N, H, Q, d/H]
         k = k.reshape(N, E, H, d // H).transpose(1, 2)                             # [N, H, E, d/H]
         v = v.reshape(N, E, H, d // H).transpose(1, 2)                             # [N, H, E, d/H]
         logits = (q @ k.transpose(-1, -2)) / math.sqrt(d // H)                     # [N, H, Q, E]
