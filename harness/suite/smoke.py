@@ -1,13 +1,14 @@
 """Smoke mode: any suite shrunk to a few thousand env steps, so CI can run every suite end to end.
 
 :func:`smoke` keeps every algorithm × scenario × eval-set pairing and the report tables, and cuts
-the rest: one seed, :data:`SMOKE_ENV_STEPS` env steps (or one collection round of the longest episode, if that is longer), an evaluation
-interval equal to the budget (evaluations at the start and the end only) on
-:data:`SMOKE_EVAL_EPISODES` episodes, and its own name (``<name>-smoke``), so its runs and report go
-to their own folders. Through the algorithms' ``overrides``, episode-batch learners sample at most
-:data:`SMOKE_BATCH_EPISODES` episodes per update and update every k-th episode, k such that at least
-:data:`SMOKE_MIN_UPDATES` updates fall due (an entity algorithm's update takes seconds on a CPU, and a
-smoke run checks that the update runs, not what it learns), and hyper-parameters that would leave a run of that length without a learner update are lowered;
+the rest: one seed, :data:`SMOKE_ENV_STEPS` env steps (or one collection round of the longest
+episode, if that is longer), an evaluation interval equal to the budget (evaluations at the start
+and the end only) on :data:`SMOKE_EVAL_EPISODES` episodes, and its own name (``<name>-smoke``), so
+its runs and report go to their own folders. Through the algorithms' ``overrides``, episode-batch
+learners sample at most :data:`SMOKE_BATCH_EPISODES` episodes per update and update every k-th
+episode, k such that at least :data:`SMOKE_MIN_UPDATES` updates fall due (an entity algorithm's
+update takes seconds on a CPU, and a smoke run checks that the update runs, not what it learns),
+and hyper-parameters that would leave a run of that length without a learner update are lowered;
 nothing else about the algorithms changes.
 """
 from __future__ import annotations
@@ -69,6 +70,8 @@ def _learner_overrides(alg: AlgorithmEntry, scenarios: list[ScenarioEntry], budg
     if not resolved:
         return {}
     configs = [c for _, c in resolved]
+    data = [_data_by_end(cls.collection, (s.budget or Budget(env_steps=budget)).env_steps, n_envs, s.name)
+            for s, _ in resolved]
     out: dict[str, int] = {}
     if cls.collection == "episodes" and "batch_size" in configs[0]:
         batch = min(SMOKE_BATCH_EPISODES, *(c["batch_size"] for c in configs))
@@ -76,9 +79,7 @@ def _learner_overrides(alg: AlgorithmEntry, scenarios: list[ScenarioEntry], budg
             out["batch_size"] = batch
         configs = [c | {"batch_size": batch} for c in configs]
         if _CADENCE_KEY in configs[0]:
-            least = min(_data_by_end("episodes", (s.budget or Budget(env_steps=budget)).env_steps, n_envs, s.name)
-                        for s, _ in resolved)
-            every = max(batch, least // SMOKE_MIN_UPDATES, *(c[_CADENCE_KEY] for c in configs))
+            every = max(batch, min(data) // SMOKE_MIN_UPDATES, *(c[_CADENCE_KEY] for c in configs))
             if any(c[_CADENCE_KEY] != every for c in configs):
                 out[_CADENCE_KEY] = every
             configs = [c | {_CADENCE_KEY: every} for c in configs]
@@ -89,8 +90,6 @@ def _learner_overrides(alg: AlgorithmEntry, scenarios: list[ScenarioEntry], budg
     warmup_keys = [k for k in _WARMUP_KEYS if k in configs[0]]
     if not warmup_keys:
         return out
-    data = [_data_by_end(cls.collection, (s.budget or Budget(env_steps=budget)).env_steps, n_envs, s.name)
-            for s, _ in resolved]
     every = [c.get(_CADENCE_KEY, 1) for c in configs]
     need = [max(c[k] for k in warmup_keys) for c in configs]
     if all(_updates_by_end(t, e, d) for t, e, d in zip(need, every, data)):
