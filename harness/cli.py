@@ -10,17 +10,20 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, EXIT_SLOWER = 0, 1, 2, 3
 
 
-def _load(path: str, smoke: bool = False):
-    """(suite, specs, hash) or exit 2 with the suite's one-line error (nothing written). With
-    ``smoke`` the suite is shrunk to a smoke run (:mod:`harness.suite.smoke`) before expanding."""
+def _load(args):
+    """(suite, specs, hash) of the suite the command line names, or exit 2 with the suite's one-line
+    error (nothing written). Every command loads through here, so the same ``--set`` overrides
+    (:mod:`harness.suite.overrides`, applied before validation) and ``--smoke`` (the suite shrunk to
+    a smoke run, :mod:`harness.suite.smoke`, before expanding) give the same runs everywhere."""
     from harness.suite import SuiteError, expand, load_suite, suite_hash
     from harness.suite.smoke import smoke as smoke_suite, summary
 
+    path, smoke, overrides = args.suite, getattr(args, "smoke", False), getattr(args, "overrides", None) or []
     try:
-        suite = load_suite(Path(path))
+        suite = load_suite(Path(path), overrides)
         if smoke:
             suite = smoke_suite(suite)
         specs = expand(suite)
@@ -30,9 +33,11 @@ def _load(path: str, smoke: bool = False):
     except FileNotFoundError:
         print(f"{path}: no such suite file", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
+    if overrides:
+        print(f"with {' '.join(f'--set {o}' for o in overrides)}: suite {suite.name} ({len(specs)} runs)")
     if smoke:
         print(summary(suite, len(specs)))
-    return suite, specs, suite_hash(Path(path))
+    return suite, specs, suite_hash(Path(path), overrides)
 
 
 def _out_dir(args, suite) -> Path:
@@ -45,9 +50,11 @@ def _report_dir(args, suite) -> Path:
 
 def _provenance(suite, suite_hash: str, specs, out_dir: Path, smoke: bool = False) -> dict:
     """Suite-level provenance for reports: code, libraries, devices and simulators the runs used,
-    and ``smoke: true`` for a smoke run (``suite_hash`` is then the hash of the full suite's file)."""
+    ``smoke: true`` for a smoke run (``suite_hash`` is then the hash of the full suite's file) and
+    the ``--set`` overrides the suite was loaded with (``suite_hash`` covers them)."""
     from harness import provenance
     from harness.analysis.frame import load_runs
+    from harness.suite.overrides import overrides_of
 
     info = provenance.collect()
     runs = load_runs(out_dir, specs=specs)
@@ -62,11 +69,13 @@ def _provenance(suite, suite_hash: str, specs, out_dir: Path, smoke: bool = Fals
              "runs": str(len(specs))}
     if smoke:
         info["smoke"] = "true"
+    if overrides_of(suite):
+        info["overrides"] = list(overrides_of(suite))
     return info
 
 
 def cmd_validate(args) -> int:
-    suite, specs, _ = _load(args.suite)
+    suite, specs, _ = _load(args)
     print(f"OK: {args.suite}: suite {suite.name!r}, {len(specs)} runs")
     return EXIT_OK
 
@@ -75,7 +84,7 @@ def cmd_list(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    suite, specs, _ = _load(args.suite, args.smoke)
+    suite, specs, _ = _load(args)
     table = Table(title=f"{suite.name}: {len(specs)} runs")
     for col in ("run id", "algorithm", "scenario", "seed", "budget", "eval sets"):
         table.add_column(col)
@@ -104,7 +113,7 @@ def cmd_status(args) -> int:
 
     from harness.store import RunFiles
 
-    suite, specs, _ = _load(args.suite, args.smoke)
+    suite, specs, _ = _load(args)
     out = _out_dir(args, suite)
     counts: dict[str, int] = {}
     table = Table(title=f"{suite.name} ({out})")
@@ -202,19 +211,21 @@ def cmd_import_marl_eval(args) -> int:
 
 
 def cmd_report(args) -> int:
-    suite, specs, h = _load(args.suite, args.smoke)
+    suite, specs, h = _load(args)
     return _report(args, suite, specs, h, force=True)
 
 
 def cmd_run(args) -> int:
     from harness import provenance
     from harness.runner.suite_runner import run_specs, write_manifest
+    from harness.suite.overrides import overrides_of
     from harness.tracking import Tracker
 
-    suite, specs, h = _load(args.suite, args.smoke)
+    suite, specs, h = _load(args)
     out = _out_dir(args, suite)
     write_manifest(out, suite.name, Path(args.suite), h, specs,
-                   provenance.collect() | ({"smoke": True} if args.smoke else {}))
+                   provenance.collect() | ({"smoke": True} if args.smoke else {})
+                   | ({"overrides": list(overrides_of(suite))} if overrides_of(suite) else {}))
     prov = json.loads((out / "manifest.json").read_text())["provenance"]
     tracker_factory = None if args.no_tracking else (lambda: Tracker(out, suite.name, args.tracking_uri, prov))
     outcome = run_specs(specs, out, suite_name=suite.name, workers=args.workers, executor=args.executor,
@@ -242,21 +253,71 @@ def cmd_regress(args) -> int:
     from harness.analysis.metrics import per_run_metrics
     from harness import regress
 
-    suite, specs, h = _load(args.suite)
-    out = _out_dir(args, suite)
-    ids = [s.run_id for s in specs]
-    per_run = per_run_metrics(load_frame(out, ids), k=suite.evaluation.final_k)
+    suite, specs, h = _load(args)
+    if args.against is not None:
+        if args.record or getattr(args, "smoke", False):
+            print("--against compares two commits; it takes neither --record nor --smoke (a smoke run has one "
+                  "seed, and the gate needs at least 2 per pair)", file=sys.stderr)
+            return EXIT_USAGE
+        out, baseline = _against(args, suite, h)
+    elif args.baseline is None:
+        print("harness regress needs --baseline FILE (record one with --record) or --against REV", file=sys.stderr)
+        return EXIT_USAGE
+    else:
+        out, baseline = _out_dir(args, suite), Path(args.baseline)
     if args.record:
-        regress.record_baseline(per_run, Path(args.baseline), metric=args.metric or "final_win_rate",
-                                provenance=_provenance(suite, h, specs, out))
-        print(f"baseline recorded in {args.baseline}")
+        ids = [s.run_id for s in specs]
+        per_run = per_run_metrics(load_frame(out, ids), k=suite.evaluation.final_k)
+        metric = args.metric or "final_win_rate"
+        regress.record_baseline(per_run, baseline, metric=metric, provenance=_provenance(suite, h, specs, out),
+                                resolution=regress.win_rate_resolution(metric, suite.evaluation.episodes,
+                                                                       suite.evaluation.final_k),
+                                runs=load_runs(out, ids, specs))
+        print(f"baseline recorded in {baseline}")
         return EXIT_OK
-    result = regress.compare_to_baseline(per_run, Path(args.baseline), metric=args.metric, test=args.test,
-                                         alpha=args.alpha, tolerance=args.tolerance)
-    print(result.table_markdown())
+    result, speed = regress.gate_runs(suite, specs, out, baseline, test=args.test, alpha=args.alpha,
+                                      tolerance=args.tolerance, metric=args.metric, speed=not args.no_speed,
+                                      speed_tolerance=args.speed_tolerance)
+    text = result.table_markdown() + ("\n" + speed.table_markdown() if speed is not None else "")
+    print(text)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(f"# {suite.name}: regression check\n\n"
+                                     + (f"Against {args.against} (baseline {baseline}); candidate runs in {out}.\n\n"
+                                        if args.against else f"Baseline {baseline}; runs in {out}.\n\n") + text)
+    return _gate_exit(result, speed)
+
+
+def _against(args, suite, suite_hash: str) -> tuple[Path, Path]:
+    """Run the A/B (`harness.ab`): (the working tree's run folder, the revision's baseline file)."""
+    from harness import ab
+    from harness.suite.overrides import overrides_of
+
+    try:
+        comparison = ab.compare_against(
+            Path(args.suite), args.against, name=suite.name, seeds=suite.seed_list,
+            overrides=list(overrides_of(suite)), suite_hash=suite_hash, workers=args.workers,
+            cache=Path(args.cache) if args.cache else ab.DEFAULT_CACHE, python=args.against_python,
+            candidate_out=Path(args.out) if args.out else None)
+    except ab.AgainstError as err:
+        print(f"harness regress --against: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    print(f"REV {args.against} = {comparison.commit[:12]}"
+          f"{' (cached)' if comparison.reused else ''}; baseline {comparison.baseline}; "
+          f"working tree runs {comparison.candidate_out}")
+    return comparison.candidate_out, comparison.baseline
+
+
+def _gate_exit(result, speed) -> int:
+    """Exit 1 on a learning regression (whatever the speed), 3 on a slowdown alone, else 0."""
     if result.regressed:
-        print("REGRESSION: significant drop against the baseline", file=sys.stderr)
+        print("REGRESSION: significant drop against the baseline"
+              + ("; also significantly slower" if speed is not None and speed.slowed else ""), file=sys.stderr)
         return EXIT_REGRESSION
+    if speed is not None and speed.slowed:
+        print(f"SLOWER: throughput significantly below {1 - speed.tolerance:g} × the baseline's "
+              f"(learning unchanged)", file=sys.stderr)
+        return EXIT_SLOWER
     print("no significant regression")
     return EXIT_OK
 
@@ -286,6 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     def suite_cmd(name: str, help_: str, out: bool = True, smoke: bool = False):
         sp = sub.add_parser(name, help=help_)
         sp.add_argument("suite", help="suite YAML file, e.g. suites/quickstart.yaml")
+        sp.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE",
+                        help="override a key of the suite, VALUE read as YAML (repeatable): seeds=2, "
+                             "budget.env_steps=20000, algorithms=[qmix]; the suite gets its own name "
+                             "<suite>-set-<hash>, so its runs and report never mix with the file's")
         if out:
             sp.add_argument("--out", help="run output folder (default runs/<suite>)")
         if smoke:
@@ -310,13 +375,26 @@ def build_parser() -> argparse.ArgumentParser:
     sp = suite_cmd("report", "regenerate tables and plots from the recorded runs (runs nothing)", smoke=True)
     sp.add_argument("--report-dir", help="report folder (default reports/<suite>)")
     sp.set_defaults(func=cmd_report)
-    sp = suite_cmd("regress", "compare fresh results with a recorded baseline (exit 1 on regression)")
-    sp.add_argument("--baseline", required=True, help="baseline JSON file")
+    sp = suite_cmd("regress", "compare fresh results with a recorded baseline (exit 1 on a learning "
+                             "regression, 3 on a slowdown alone)")
+    sp.add_argument("--baseline", help="baseline JSON file (not with --against)")
+    sp.add_argument("--against", metavar="REV", help="A/B: run the suite at git revision REV and at the working "
+                    "tree, seed by seed in turn on this machine, and compare them (REV's results are cached)")
+    sp.add_argument("--against-python", metavar="PYTHON", help="interpreter for REV (default: this one, with "
+                    "REV's source first on the path)")
+    sp.add_argument("--cache", help="where --against keeps REV's checkout and results "
+                    "(default $MARL_HARNESS_CACHE/against or ~/.cache/marl-harness/against)")
+    sp.add_argument("--workers", type=int, default=1, help="parallel runs per side with --against")
+    sp.add_argument("--output", "-o", help="also write the comparison as Markdown to this file")
     sp.add_argument("--record", action="store_true", help="record the current results as the baseline")
     sp.add_argument("--metric", default=None, help="default: the baseline's metric when comparing, final_win_rate when recording")
     sp.add_argument("--test", default="welch", choices=["welch", "mannwhitney"])
     sp.add_argument("--alpha", type=float, default=0.05)
-    sp.add_argument("--tolerance", type=float, default=0.0, help="allowed drop before a test can fire")
+    sp.add_argument("--tolerance", type=float, default=0.0,
+                    help="allowed drop before a test can fire (at least the metric's resolution, 1/episodes)")
+    sp.add_argument("--speed-tolerance", type=float, default=0.1,
+                    help="allowed slowdown of training throughput, as a fraction (default 0.1: 10 %%)")
+    sp.add_argument("--no-speed", action="store_true", help="compare learning only")
     sp.set_defaults(func=cmd_regress)
     suite_cmd("validate", "check a suite file (exit 2 with file:line: key: error)", out=False).set_defaults(
         func=cmd_validate)

@@ -116,6 +116,9 @@ class Tracker:
                 "device": str(status.get("device", "")), "simulator": str(status.get("simulator", ""))}
         for k, v in tags.items():
             self.client.set_tag(mid, k, v)
+        if status["status"] == DONE:
+            for name, value in (status.get("speed") or {}).items():
+                self.client.log_metric(mid, f"speed.{name}", float(value))
         if status["status"] in (DONE, FAILED):
             for path in (files.spec_path, files.episodes_path, files.evals_path, files.train_path,
                          files.root / "error.txt"):

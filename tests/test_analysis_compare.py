@@ -93,16 +93,42 @@ def test_power_note_states_the_power_at_one_standard_deviation():
     assert "not tested" in compare.power_note(1)
 
 
-def test_consistent_with_reference_equals_scipy_from_summary_statistics():
-    pvalue, consistent = compare.consistent_with_reference(X, 0.45, 0.1, 10, alpha=0.05)
-    ref = scipy.stats.ttest_ind_from_stats(X.mean(), X.std(ddof=1), X.size, 0.45, 0.1, 10,
-                                           equal_var=False)
-    assert pvalue == pytest.approx(ref.pvalue, rel=1e-12)
-    assert consistent == (ref.pvalue >= 0.05)
-    assert compare.consistent_with_reference(X, X.mean(), X.std(ddof=1), 5) == (pytest.approx(1.0), True)
-    assert compare.consistent_with_reference(X, 0.0, 0.01, 5)[1] is False
+def test_reference_difference_and_ci_equal_scipy_and_statsmodels_from_summary_statistics():
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+    rng = np.random.default_rng(7)
+    published = rng.normal(0.45, 0.1, 10)                     # stands in for the paper's seeds
+    got = compare.compare_with_reference(X, published.mean(), published.std(ddof=1), 10, alpha=0.05)
+    ref = scipy.stats.ttest_ind_from_stats(X.mean(), X.std(ddof=1), X.size, published.mean(),
+                                           published.std(ddof=1), 10, equal_var=False)
+    assert got.p_difference == pytest.approx(ref.pvalue, rel=1e-10)
+    lo, hi = CompareMeans(DescrStatsW(X), DescrStatsW(published)).tconfint_diff(alpha=0.05, usevar="unequal")
+    assert (got.ci_low, got.ci_high) == (pytest.approx(lo, rel=1e-10), pytest.approx(hi, rel=1e-10))
+    assert got.difference == pytest.approx(X.mean() - published.mean())
+    assert np.isnan(got.p_equivalence) and got.verdict in ("different", "inconclusive")
+
+
+@pytest.mark.parametrize("shift, margin", [(0.0, 0.2), (0.05, 0.1), (0.3, 0.1), (-0.12, 0.15)])
+def test_reference_equivalence_is_statsmodels_tost_with_unequal_variances(shift, margin):
+    from statsmodels.stats.weightstats import ttost_ind
+    rng = np.random.default_rng(11)
+    ours, published = rng.normal(0.5 + shift, 0.08, 8), rng.normal(0.5, 0.1, 5)
+    got = compare.compare_with_reference(ours, published.mean(), published.std(ddof=1), 5, margin=margin)
+    p_tost, _, _ = ttost_ind(ours, published, -margin, margin, usevar="unequal")
+    assert got.p_equivalence == pytest.approx(p_tost, rel=1e-9)
+
+
+def test_a_non_significant_difference_is_inconclusive_not_consistent():
+    """Five noisy seeds far below the paper but not significantly so: the old check called this
+    "consistent"; neither a difference nor an equivalence is shown."""
+    noisy = np.array([0.1, 0.9, 0.2, 0.8, 0.3])
+    got = compare.compare_with_reference(noisy, 0.7, 0.2, 5, margin=0.1)
+    assert got.p_difference >= 0.05 and got.p_equivalence >= 0.05 and got.verdict == "inconclusive"
+    close = compare.compare_with_reference(np.array([0.70, 0.71, 0.69, 0.70, 0.72]), 0.70, 0.01, 10, margin=0.05)
+    assert close.verdict == "equivalent"
+    assert compare.compare_with_reference(np.zeros(5), 0.7, 0.05, 5, margin=0.1).verdict == "different"
+    assert compare.compare_with_reference(np.ones(3), 1.0, 0.0, 5, margin=0.1).verdict == "equivalent"
 
 
 def test_reference_check_needs_two_seeds_each_side():
     with pytest.raises(ValueError, match="at least 2 seeds"):
-        compare.consistent_with_reference([0.5], 0.5, 0.1, 5)
+        compare.compare_with_reference([0.5], 0.5, 0.1, 5)

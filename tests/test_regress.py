@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.analysis import compare
-from harness.regress import assert_no_regression, compare_to_baseline, gate_decisions, record_baseline
+from harness.analysis import compare, gate
+from harness.regress import (assert_no_regression, compare_to_baseline, gate_decisions, record_baseline,
+                             win_rate_resolution)
 
 PAIRS = [("iql", "climbing", "train"), ("vdn", "climbing", "train"), ("qmix", "climbing", "train")]
 
@@ -49,8 +50,9 @@ def test_regression_is_flagged_with_holm_adjusted_pvalue(tmp_path):
     result = compare_to_baseline(per_run(cand), path)
     row = {r.algorithm: r for r in result.rows}["vdn"]
     p = compare.welch_t(cand[PAIRS[1]], base[PAIRS[1]], alternative="less").pvalue
-    assert row.verdict == "REGRESSION" and row.pvalue == pytest.approx(p)
-    assert row.p_adjusted == pytest.approx(min(1.0, 3 * p))
+    assert row.verdict == "REGRESSION" and row.p_shift == pytest.approx(p)
+    assert row.pvalue == pytest.approx(min(1.0, p / gate.SHIFT_WEIGHT, row.p_collapse / (1 - gate.SHIFT_WEIGHT)))
+    assert row.p_adjusted == pytest.approx(min(1.0, 3 * row.pvalue))
     assert row.delta == pytest.approx(cand[PAIRS[1]].mean() - base[PAIRS[1]].mean())
     assert result.regressed
     with pytest.raises(AssertionError, match=r"\| vdn \| climbing \| train \| .* \| REGRESSION \|"):
@@ -66,8 +68,8 @@ def test_tolerance_shifts_the_baseline_down_before_testing(tmp_path):
     lenient = compare_to_baseline(per_run(cand), path, tolerance=0.1)
     assert strict.regressed and not lenient.regressed
     expected = compare.welch_t(cand[PAIRS[0]], base[PAIRS[0]] - 0.1, alternative="less").pvalue
-    assert lenient.rows[0].pvalue == pytest.approx(expected)
-    assert "shifted down by the tolerance 0.1" in lenient.table_markdown()
+    assert lenient.rows[0].p_shift == pytest.approx(expected)
+    assert "τ = 0.1;" in lenient.table_markdown()
 
 
 def test_pairs_without_candidate_runs_are_missing_not_regressed(tmp_path):
@@ -141,3 +143,69 @@ def test_gate_false_alarm_rate_on_unchanged_data_is_not_above_alpha(test):
 def test_gate_false_alarms_in_200_unchanged_trials_stay_within_alpha(test):
     """The acceptance wording: 200 trials of unchanged data (fixed seed), false alarms <= alpha."""
     assert _flag_rate(test, trials=200, shift_sd=0.0, seed=2) <= 0.05
+
+
+# --- measurement resolution and collapses (a win rate over 32 episodes moves in steps of 1/32) ---
+
+STEP = 1 / 32
+
+
+def test_a_one_episode_change_in_a_constant_win_rate_is_not_a_regression(tmp_path):
+    """Every seed at 31/32 against every seed at 1.0 differs by one episode of 32: within the
+    measurement's resolution (the old gate called it a regression with p = 0)."""
+    path = tmp_path / "b.json"
+    record_baseline(per_run({PAIRS[0]: np.ones(5)}), path, provenance={}, resolution=STEP)
+    result = compare_to_baseline(per_run({PAIRS[0]: np.full(5, 31 / 32)}), path)
+    assert result.resolution == STEP and not result.regressed
+    assert "measurement resolution 0.03125" in result.table_markdown()
+
+
+def test_a_collapse_of_two_of_five_seeds_is_a_regression(tmp_path):
+    """[1, 1, 1, 0, 0] against [1] * 5: the mean test alone gives p = 0.089 and passed it."""
+    path = tmp_path / "b.json"
+    record_baseline(per_run({PAIRS[0]: np.ones(5)}), path, provenance={}, resolution=STEP)
+    row = compare_to_baseline(per_run({PAIRS[0]: np.array([1, 1, 1, 0, 0.0])}), path).rows[0]
+    assert row.verdict == "REGRESSION" and row.p_shift > 0.05 and row.p_collapse < 1e-4
+
+
+def test_resolution_of_a_final_win_rate_is_one_episode_of_the_evaluations_averaged():
+    assert win_rate_resolution("final_win_rate", episodes=32, k=1) == STEP
+    assert win_rate_resolution("final_win_rate", episodes=16, k=2) == STEP
+    assert win_rate_resolution("final_return", episodes=32) is None
+
+
+def test_measurement_noise_floors_the_variance_of_a_constant_sample():
+    assert gate.floored_std(np.ones(5), None) == 0.0
+    assert gate.floored_std(np.ones(5), STEP) == pytest.approx(np.sqrt((1 / 64) * (63 / 64) / 32))
+    values = np.array([0.2, 0.9, 0.5])
+    assert gate.floored_std(values, STEP) == pytest.approx(np.std(values, ddof=1))
+
+
+def test_the_shift_test_is_welchs_test_on_the_floored_summary_statistics():
+    from scipy import stats as sps
+    base, cand = np.ones(5), np.array([1, 1, 31 / 32, 30 / 32, 1])
+    tested = gate.pair_test(base, cand, "welch", 0.0, STEP)
+    expected = sps.ttest_ind_from_stats(cand.mean(), gate.floored_std(cand, STEP), 5, 1 - STEP, gate.floored_std(base, STEP),
+                                        5, equal_var=False, alternative="less").pvalue
+    assert tested.tolerance == STEP and tested.p_shift == pytest.approx(expected)
+
+
+def _binomial_trials(trials: int, seed: int, collapse: int, rate: float = 0.97, n: int = 5,
+                     test: str = "welch") -> float:
+    """Share of trials flagged: per-seed win rates measured on 32 episodes at `rate`, with the first
+    `collapse` candidate seeds replaced by 0 wins."""
+    rng = np.random.default_rng(seed)
+    flagged = 0
+    for _ in range(trials):
+        base = rng.binomial(32, rate, n) / 32
+        cand = rng.binomial(32, rate, n) / 32
+        cand[:collapse] = 0.0
+        flagged += gate_decisions([(base, cand)], test, alpha=0.05, resolution=STEP)[0][2]
+    return flagged / trials
+
+
+@pytest.mark.parametrize("test", ["welch", "mannwhitney"])
+def test_collapses_of_two_of_five_noisy_seeds_are_caught_and_unchanged_seeds_are_not(test):
+    assert _binomial_trials(200, seed=3, collapse=2, test=test) >= 0.95
+    trials, alpha = 1_000, 0.05
+    assert _binomial_trials(trials, seed=4, collapse=0, test=test) <= alpha + 2.33 * np.sqrt(alpha * (1 - alpha) / trials)

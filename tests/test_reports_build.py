@@ -135,4 +135,5 @@ def test_methods_state_the_time_limit_protocol_and_update_cadence(tmp_path):
     text = " ".join((tmp_path / "report.md").read_text().split())
     assert "time limit 'terminal': a time-out ends the return" in text
     assert "one learner update per finished episode" in text and "vdn 4" in text
-    assert "every run on the same evaluation starts" in text
+    assert "every run on the same evaluation starts" in text and "common random numbers" in text
+    assert "the spread over seeds leaves out start-to-start noise" in text

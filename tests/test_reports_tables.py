@@ -78,23 +78,56 @@ def test_significance_marks_match_hand_computed_holm():
               ("iql", "3m", "train"): [0.60, 0.61, 0.64, 0.63, 0.62],
               ("iql", "8m", "train"): [0.78, 0.86, 0.80, 0.88, 0.79]}    # close to best: not significant
     model = table(values, suite=make_suite(scenarios=("3m", "8m")), columns="scenario")
-    # by hand: two-sided Welch p-values of the best against each other row, Holm step-down
-    pairs = [(a, s) for a in ("vdn", "iql") for s in ("3m", "8m")]
-    p = {k: sps.ttest_ind(values[("qmix", k[1], "train")], values[(*k, "train")], equal_var=False).pvalue
+    # by hand: two-sided Welch p-values of every pair of rows in each column, Holm step-down over all
+    # six; a cell is marked when its pair with the column's best (qmix) is rejected
+    rows = ("qmix", "vdn", "iql")
+    pairs = [(a, b, s) for s in ("3m", "8m") for i, a in enumerate(rows) for b in rows[i + 1:]]
+    p = {k: sps.ttest_ind(values[(k[0], k[2], "train")], values[(k[1], k[2], "train")], equal_var=False).pvalue
          for k in pairs}
-    assert p[("vdn", "8m")] < 0.05                               # the case Holm must not mark
+    assert p[("qmix", "vdn", "8m")] < 0.05                       # the case Holm must not mark
     order = sorted(pairs, key=p.get)
-    marked = set()
+    rejected = set()
     for i, k in enumerate(order):
         if p[k] > 0.05 / (len(order) - i):
             break
-        marked.add(k)
+        rejected.add(k)
+    marked = {(b, s) for a, b, s in rejected if a == "qmix"}
     got = {(r[0], c[0]) for r in model.row_keys for c in model.column_keys
            if model.cell(r, c).significant}
     assert got == marked == {("vdn", "3m"), ("iql", "3m")}
     assert model.cell(("vdn",), ("3m",)).text.endswith("†")
     assert "†" not in model.cell(("vdn",), ("8m",)).text
-    assert model.cell(("vdn",), ("8m",)).pvalue == pytest.approx(p[("vdn", "8m")])
+    assert model.cell(("vdn",), ("8m",)).pvalue == pytest.approx(p[("qmix", "vdn", "8m")])
+    assert "every pair of cells in a column is tested, Holm-corrected over all pairs" in model.caption
+
+
+def test_marks_test_against_a_declared_baseline_row():
+    values = {("qmix", "3m", "train"): [0.50, 0.52, 0.55, 0.51, 0.53],
+              ("vdn", "3m", "train"): [0.80, 0.82, 0.84, 0.86, 0.88],      # best, far above qmix
+              ("iql", "3m", "train"): [0.49, 0.53, 0.52, 0.54, 0.50]}      # like qmix
+    model = table(values, compare_to="qmix")
+    p = {a: sps.ttest_ind(values[("qmix", "3m", "train")], values[(a, "3m", "train")], equal_var=False).pvalue
+         for a in ("vdn", "iql")}
+    assert model.cell(("vdn",), ("3m",)).significant and not model.cell(("iql",), ("3m",)).significant
+    assert model.cell(("vdn",), ("3m",)).p_adjusted == pytest.approx(min(1.0, 2 * min(p.values())))
+    assert not model.cell(("qmix",), ("3m",)).significant and "differs from row qmix" in model.caption
+    with pytest.raises(ValueError, match="compare_to 'maddpg' is not one of its rows"):
+        table(values, compare_to="maddpg")
+
+
+def test_iqm_cells_are_tested_on_the_iqm_by_permutation():
+    """An IQM cell's mark tests the IQM it shows (the old marks tested per-seed means by Welch)."""
+    a = [0.9, 0.85, 0.88, 0.1, 0.92, 0.87, 0.89, 0.86]
+    b = [0.5, 0.55, 0.52, 0.95, 0.48, 0.51, 0.53, 0.49]
+    model = table({("qmix", "3m", "train"): a, ("vdn", "3m", "train"): b},
+                  suite=make_suite(algorithms=["qmix", "vdn"], seeds=8), cell="iqm_ci")
+    expected = sps.permutation_test((np.array(a), np.array(b)),
+                                    lambda x, y, axis: sps.trim_mean(x, 0.25, axis=axis) - sps.trim_mean(y, 0.25, axis=axis),
+                                    permutation_type="independent", n_resamples=np.inf, vectorized=True).pvalue
+    assert model.cell(("vdn",), ("3m",)).pvalue == pytest.approx(expected)
+    welch = sps.ttest_ind(a, b, equal_var=False).pvalue
+    assert welch > 0.05 and expected < 0.05 and model.cell(("vdn",), ("3m",)).significant
+    assert "permutation test of the difference in the cell's interquartile mean" in model.caption
 
 
 def test_mannwhitney_table_test_is_used_when_declared():
@@ -172,16 +205,17 @@ def test_reference_columns_give_deviation_and_consistency():
     refs = {r.algorithm: r for r in model.references}
     assert refs["qmix"].paper_mean == qmix_ref.mean and refs["qmix"].paper_std == qmix_ref.std
     assert refs["qmix"].deviation == pytest.approx(np.mean(near) - qmix_ref.mean)
-    assert refs["qmix"].consistent is True
+    assert refs["qmix"].verdict == "inconclusive"         # 5 seeds ± 0.08 cannot show |d| < 0.1
+    assert refs["qmix"].margin == 0.1 and refs["qmix"].ci_low < refs["qmix"].deviation < refs["qmix"].ci_high
     expected_p = sps.ttest_ind_from_stats(np.mean(far), np.std(far, ddof=1), 5, vdn_ref.mean, vdn_ref.std,
                                           vdn_ref.seeds, equal_var=False).pvalue
-    assert refs["vdn"].pvalue == pytest.approx(expected_p) and refs["vdn"].consistent is False
+    assert refs["vdn"].p_difference == pytest.approx(expected_p) and refs["vdn"].verdict == "different"
     md = render.table_markdown(model)
-    assert "Published numbers: OPT Table 1 (test_win_rate)" in md
+    assert "Published numbers: OPT Table 1 (test_win_rate)" in md and "TOST" in md
     assert f"| vdn | 10m_vs_11m | train | 0.01 ± 0.01 (n=5) | {vdn_ref.mean:.2f} ± {vdn_ref.std:.2f} (n=5) | " \
            f"{np.mean(far) - vdn_ref.mean:+.2f} |" in md
     frame = pd.read_csv(io.StringIO(render.table_csv(model, METHODS, PROVENANCE)), comment="#")
-    assert set(frame["consistent"]) == {"yes", "no"}
+    assert set(frame["verdict"]) == {"inconclusive", "different"}
     assert frame.loc[frame["algorithm"] == "qmix", "paper_mean"].item() == qmix_ref.mean
 
 

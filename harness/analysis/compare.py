@@ -59,6 +59,49 @@ def mann_whitney(x, y, alternative: str = "two-sided") -> TestResult:
     return TestResult(float(res.statistic), float(res.pvalue))
 
 
+EXACT_SPLITS = 50_000     # a one-task permutation test enumerates every split up to this many
+
+
+def permutation_test(x, y, statistic, n_resamples: int = 9_999, seed: int = 0) -> TestResult:
+    """Two-sided permutation test of statistic(x) − statistic(y), runs exchanged within each task.
+
+    x is `[n_x, M]`, y `[n_y, M]` (runs × tasks; a 1-D sample is one task); `statistic` reduces the
+    last two axes of a batch `[..., n, M]` (e.g. `stats.iqm`, `stats.median`), so the test is on the
+    number a table cell shows. Under H0 the runs of both samples on a task are exchangeable, so
+    each task's labels are permuted independently. With one task and at most `EXACT_SPLITS` splits
+    every split is enumerated (exact); otherwise `n_resamples` random permutations are drawn from
+    `seed` and p counts the observed one, (b + 1)/(R + 1). The two-sided p is twice the smaller
+    one-sided p, capped at 1, with a relative tolerance of 100 ulp on ties, as
+    scipy.stats.permutation_test computes it.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    x, y = (a.reshape(-1, 1) if a.ndim == 1 else a for a in (x, y))
+    if x.shape[1] != y.shape[1] or x.shape[0] < 1 or y.shape[0] < 1:
+        raise ValueError(f"permutation test needs [runs, tasks] samples over the same tasks, got {x.shape} and {y.shape}")
+    n_x, n = x.shape[0], x.shape[0] + y.shape[0]
+    pooled = np.concatenate([x, y])                                    # [n, M]
+    observed = float(statistic(x) - statistic(y))
+    exact = pooled.shape[1] == 1 and math.comb(n, n_x) <= EXACT_SPLITS
+    if exact:
+        from itertools import combinations
+        first = np.array(list(combinations(range(n), n_x)))           # [S, n_x]
+        mask = np.zeros((len(first), n), dtype=bool)
+        np.put_along_axis(mask, first, True, axis=1)
+        order = np.argsort(~mask, axis=1, kind="stable")[:, :, None]   # [S, n, 1]: x's runs first
+    else:
+        rng = np.random.default_rng(seed)
+        order = np.argsort(rng.random((n_resamples,) + pooled.shape), axis=1)   # [R, n, M]
+    shuffled = np.take_along_axis(pooled[None], order, axis=1)         # [S or R, n, M]
+    null = statistic(shuffled[:, :n_x]) - statistic(shuffled[:, n_x:])
+    gamma = abs(observed) * np.finfo(float).eps * 100
+    less, greater = np.count_nonzero(null <= observed + gamma), np.count_nonzero(null >= observed - gamma)
+    if exact:
+        p_less, p_greater = less / len(null), greater / len(null)
+    else:
+        p_less, p_greater = (less + 1) / (n_resamples + 1), (greater + 1) / (n_resamples + 1)
+    return TestResult(observed, float(min(1.0, 2 * min(p_less, p_greater))))
+
+
 def holm(pvalues) -> np.ndarray:
     """Holm–Bonferroni adjusted p-values.
 
@@ -167,22 +210,59 @@ def power_note(n_seeds: int, alpha: float = 0.05) -> str:
 
 # --- reproduction against published numbers -----------------------------------------------------
 
-def consistent_with_reference(values, ref_mean: float, ref_std: float, ref_n: int,
-                              alpha: float = 0.05) -> tuple[float, bool]:
-    """Welch test of a reproduction's per-seed values against a published mean ± std over ref_n seeds.
+DIFFERENT, EQUIVALENT, INCONCLUSIVE = "different", "equivalent", "inconclusive"
 
-    The test uses summary statistics (scipy.stats.ttest_ind_from_stats, equal_var=False) with the
-    reproduction's mean and sample std (ddof=1). Returns (p-value, consistent) where consistent
-    means the difference is not significant at alpha (p ≥ alpha). When both standard deviations are
-    zero, p is 1 if the means are equal and 0 otherwise.
+
+class ReferenceTest(NamedTuple):
+    """A reproduction against a published mean ± std: the difference, its CI, and two verdicts' tests."""
+
+    difference: float       # ours − published
+    ci_low: float           # (1 − alpha) Welch confidence interval of the difference
+    ci_high: float
+    p_difference: float     # two-sided Welch test of "difference = 0"
+    p_equivalence: float    # TOST of "|difference| ≥ margin" (NaN without a margin)
+    margin: float           # NaN when no equivalence margin is declared
+    verdict: str            # different | equivalent | inconclusive
+
+
+def _welch_from_stats(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int) -> tuple[float, float]:
+    """Standard error of m1 − m2 and Welch–Satterthwaite degrees of freedom from summary statistics."""
+    v1, v2 = s1 * s1 / n1, s2 * s2 / n2
+    se = math.sqrt(v1 + v2)
+    df = (v1 + v2) ** 2 / (v1 * v1 / (n1 - 1) + v2 * v2 / (n2 - 1)) if se > 0 else math.inf
+    return se, df
+
+
+def compare_with_reference(values, ref_mean: float, ref_std: float, ref_n: int, alpha: float = 0.05,
+                           margin: float | None = None) -> ReferenceTest:
+    """Our per-seed values against a published mean ± std (sample std) over ref_n seeds.
+
+    Welch's test on summary statistics: the (1 − alpha) confidence interval of the difference
+    d = x̄ − μ_ref, d ± t_{1−alpha/2, ν} · se, and the two-sided p of d = 0 (equals
+    scipy.stats.ttest_ind_from_stats, equal_var=False). With a margin δ, the two one-sided tests
+    (TOST) of H0: d ≤ −δ and H0: d ≥ δ, p = max(P(T ≥ (d + δ)/se), P(T ≤ (d − δ)/se)) (equals
+    statsmodels' ttost_ind with usevar="unequal" on the same summaries). Verdict: "different" when
+    d = 0 is rejected, "equivalent" when the TOST rejects (|d| < δ shown), else "inconclusive": a
+    non-significant difference alone is not evidence of agreement.
     """
     x = _sample(values, "values")
     if x.size < 2 or ref_n < 2:
         raise ValueError(f"need at least 2 seeds on both sides (got {x.size} and ref_n={ref_n})")
+    if margin is not None and not margin > 0:
+        raise ValueError(f"equivalence margin must be > 0, got {margin}")
     mean, sd = float(np.mean(x)), float(np.std(x, ddof=1))
-    if sd == 0 and ref_std == 0:
-        pvalue = 1.0 if mean == ref_mean else 0.0
+    d = mean - ref_mean
+    se, df = _welch_from_stats(mean, sd, x.size, ref_mean, ref_std, ref_n)
+    if se == 0:   # both samples constant: the limit of the statistics
+        p_diff = 1.0 if d == 0 else 0.0
+        lo = hi = d
+        p_eq = math.nan if margin is None else (0.0 if abs(d) < margin else 1.0)
     else:
-        pvalue = float(sps.ttest_ind_from_stats(mean, sd, x.size, ref_mean, ref_std, ref_n,
-                                                equal_var=False).pvalue)
-    return pvalue, bool(pvalue >= alpha)
+        t_crit = float(sps.t.ppf(1 - alpha / 2, df))
+        lo, hi = d - t_crit * se, d + t_crit * se
+        p_diff = float(2 * sps.t.sf(abs(d) / se, df))
+        p_eq = math.nan if margin is None else \
+            float(max(sps.t.sf((d + margin) / se, df), sps.t.cdf((d - margin) / se, df)))
+    verdict = DIFFERENT if p_diff < alpha else EQUIVALENT if p_eq < alpha else INCONCLUSIVE
+    return ReferenceTest(difference=d, ci_low=lo, ci_high=hi, p_difference=p_diff, p_equivalence=p_eq,
+                         margin=math.nan if margin is None else float(margin), verdict=verdict)

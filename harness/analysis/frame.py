@@ -16,6 +16,9 @@ from harness.spec import RunSpec
 FRAME_COLUMNS = ["suite", "algorithm", "scenario", "eval_set", "composition", "seed", "step", "metric",
                  "value", "run_id", "status"]
 METRICS = ("win_rate", "return_mean", "episode_length")
+# what a finished run records about its speed (harness.runner.timing.speed_record)
+SPEED_COLUMNS = ("steps_per_second", "collect_steps_per_second", "learn_steps_per_second", "collect_seconds",
+                 "learn_seconds", "eval_seconds", "peak_rss_mb", "peak_cuda_mb")
 
 
 def manifest(out_dir: Path) -> dict:
@@ -31,7 +34,8 @@ def _run_files(out_dir: Path, run_ids: list[str] | None) -> list[tuple[str, RunF
 
 
 def load_runs(out_dir: Path, run_ids: list[str] | None = None, specs: list[RunSpec] | None = None) -> pd.DataFrame:
-    """One row per run of the suite: id, algorithm, scenario, seed, status, reason, device, simulator."""
+    """One row per run of the suite: id, algorithm, scenario, seed, status, reason, device, simulator,
+    and for finished runs their speed (SPEED_COLUMNS; NaN for runs that recorded none)."""
     known = {s.run_id: s for s in specs or []}
     rows = []
     for rid, files in _run_files(out_dir, run_ids if run_ids is not None else (list(known) or None)):
@@ -43,9 +47,11 @@ def load_runs(out_dir: Path, run_ids: list[str] | None = None, specs: list[RunSp
                      "seed": spec.seed, "status": status.get("status", PENDING), "reason": status.get("reason", ""),
                      "device": status.get("device", ""), "simulator": status.get("simulator", ""),
                      "t_env": status.get("t_env"), "wall_seconds": status.get("wall_seconds"),
-                     "eval_sets": ["train", *spec.eval_sets]})
+                     "eval_sets": ["train", *spec.eval_sets],
+                     **{k: status.get("speed", {}).get(k) for k in SPEED_COLUMNS}})
     return pd.DataFrame(rows, columns=["run_id", "suite", "algorithm", "scenario", "seed", "status", "reason",
-                                       "device", "simulator", "t_env", "wall_seconds", "eval_sets"])
+                                       "device", "simulator", "t_env", "wall_seconds", "eval_sets",
+                                       *SPEED_COLUMNS])
 
 
 def load_frame(out_dir: Path, run_ids: list[str] | None = None) -> pd.DataFrame:

@@ -47,7 +47,9 @@ def protocol_statement(suite: "Suite") -> str:
     return (f"Training protocol: time limit '{suite.training.time_limit}': {TIME_LIMIT_TEXT[suite.training.time_limit]}; "
             f"{suite.training.n_envs} environments collect episodes together; {cadence}. Evaluation: "
             f"{'greedy' if e.greedy else 'exploring'} policy, {e.episodes} episodes per set every {e.interval:,} "
-            f"env steps, every run on the same evaluation starts (seed {e.seed}).")
+            f"env steps, every run on the same evaluation starts (seed {e.seed}): common random "
+            f"numbers, so algorithms are compared on identical starts, and the spread over seeds leaves out "
+            f"start-to-start noise (intervals and tests describe these {e.episodes} starts, not fresh ones).")
 
 
 def methods_statement(settings: AnalysisSettings, n_seeds: int, alpha: float,

@@ -119,36 +119,69 @@ def learning_curves(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
     return _save(grid.figure, out_dir, "learning_curves")
 
 
-def iqm_curves(frame: pd.DataFrame, out_dir: Path, reps: int = 2_000, seed: int = 0) -> list[Path]:
-    """IQM win rate over env steps across scenarios and seeds, with stratified bootstrap CIs, per eval set."""
+SAME_BUDGET = 0.1          # tasks whose last evaluations lie within 10 % share an env-step axis
+
+
+def _curve_grid(by_set: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, str]:
+    """Every run's curve on one grid of x shared by all tasks, and the axis label.
+
+    x is the env step when all tasks train about equally long, else the fraction of the task's
+    training (step / the task's median last evaluation step), so each grid point holds every task.
+    The grid spans the x range every task covers; a run is NaN outside its own evaluations.
+    """
+    last = by_set.groupby(["scenario", "run_id"])["step"].max().groupby("scenario").median()
+    steps_axis = last.max() <= (1 + SAME_BUDGET) * last.min()
+    data = by_set.assign(x=by_set["step"] if steps_axis else by_set["step"] / by_set["scenario"].map(last))
+    span = data.groupby("scenario")["x"].agg(["min", "max"])
+    lo, hi = float(span["min"].max()), float(span["max"].min())
+    grid = np.linspace(lo, hi, MAX_CURVE_POINTS) if hi > lo else np.array([lo])
+    rows = []
+    for (alg, scenario, seed, _), run in data.groupby(["algorithm", "scenario", "seed", "run_id"], sort=False):
+        run = run.groupby("x", as_index=False)["value"].mean().sort_values("x")
+        values = np.interp(grid, run["x"], run["value"], left=np.nan, right=np.nan)
+        rows += [(alg, scenario, seed, g, v) for g, v in zip(grid, values)]
+    curves = pd.DataFrame(rows, columns=["algorithm", "scenario", "seed", "x", "value"])
+    return curves, grid, "environment steps" if steps_axis else "fraction of training (env steps / task's budget)"
+
+
+def iqm_curve_table(frame: pd.DataFrame, reps: int = 2_000, seed: int = 0) -> pd.DataFrame:
+    """IQM over tasks and seeds with stratified bootstrap CIs along one grid per eval set.
+
+    Each run's curve is interpolated onto the grid (`_curve_grid`), and a point is drawn only when
+    every task of the curve has complete seeds there, so the task set is fixed along the curve.
+    Columns: eval_set, algorithm, x, iqm, lo, hi, axis.
+    """
     data = _curves(frame)
-    if data.empty:
-        return []
     records = []
-    for eval_set in _eval_order(data["eval_set"]):
+    for eval_set in _eval_order(data["eval_set"]) if not data.empty else []:
         by_set = data[data["eval_set"].astype(str) == eval_set]
-        steps = np.sort(by_set["step"].unique())
-        if len(steps) > MAX_CURVE_POINTS:
-            steps = steps[np.unique(np.linspace(0, len(steps) - 1, MAX_CURVE_POINTS).round().astype(int))]
-        for step in steps:
-            matrices = _score_matrices(by_set[by_set["step"] == step])
-            if not matrices:
+        tasks = sorted(set.intersection(*(set(g["scenario"]) for _, g in by_set.groupby("algorithm"))))
+        curves, grid, axis = _curve_grid(by_set[by_set["scenario"].isin(tasks)])
+        for x in grid:
+            matrices = _score_matrices(curves[curves["x"] == x].dropna(subset=["value"]))
+            if not matrices or any(m.shape[1] != len(tasks) for m in matrices.values()):
                 continue
             estimates = stats.stratified_bootstrap_ci(matrices, stats.iqm, reps=reps, seed=seed)
-            records += [{"eval_set": eval_set, "algorithm": alg, "step": step,
-                         "iqm": float(p), "lo": float(lo), "hi": float(hi)}
+            records += [{"eval_set": eval_set, "algorithm": alg, "x": float(x), "iqm": float(p),
+                         "lo": float(lo), "hi": float(hi), "axis": axis}
                         for alg, (p, lo, hi) in estimates.items()]
-    if not records:
+    return pd.DataFrame.from_records(records, columns=["eval_set", "algorithm", "x", "iqm", "lo", "hi", "axis"])
+
+
+def iqm_curves(frame: pd.DataFrame, out_dir: Path, reps: int = 2_000, seed: int = 0) -> list[Path]:
+    """IQM win rate across scenarios and seeds, with stratified bootstrap CIs, per eval set."""
+    table = iqm_curve_table(frame, reps, seed)
+    if table.empty:
         return []
-    table = pd.DataFrame.from_records(records)
     sets = list(dict.fromkeys(table["eval_set"]))
     fig, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 3.2), squeeze=False)
     palette = _palette(table["algorithm"])
     for ax, eval_set in zip(axes[0], sets):
-        for alg, g in table[table["eval_set"] == eval_set].groupby("algorithm", sort=True):
-            ax.plot(g["step"], g["iqm"], label=alg, color=palette[alg])
-            ax.fill_between(g["step"], g["lo"], g["hi"], alpha=0.25, color=palette[alg], linewidth=0)
-        ax.set(title=f"eval set {eval_set}", xlabel="environment steps", ylabel="IQM win rate (95 % CI)")
+        mine = table[table["eval_set"] == eval_set]
+        for alg, g in mine.groupby("algorithm", sort=True):
+            ax.plot(g["x"], g["iqm"], label=alg, color=palette[alg])
+            ax.fill_between(g["x"], g["lo"], g["hi"], alpha=0.25, color=palette[alg], linewidth=0)
+        ax.set(title=f"eval set {eval_set}", xlabel=mine["axis"].iloc[0], ylabel="IQM win rate (95 % CI)")
     axes[0][-1].legend(frameon=False, fontsize="small")
     return _save(fig, out_dir, "iqm_curves")
 

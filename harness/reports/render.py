@@ -14,9 +14,8 @@ from harness.reports.formats import html_escape, latex_escape, markdown_escape
 from harness.reports.provenance import Provenance
 from harness.reports.tables import Cell, ReferenceComparison, TableModel
 
-CONSISTENT = {True: "yes", False: "no", None: formats.MISSING}
-REFERENCE_HEADER = ["algorithm", "scenario", "eval set", "ours", "published", "deviation",
-                    "p (consistency)", "consistent"]
+REFERENCE_HEADER = ["algorithm", "scenario", "eval set", "ours", "published", "deviation", "CI of deviation",
+                    "p (differs)", "p (equivalent)", "verdict"]
 
 
 def key_label(key: tuple[str, ...]) -> str:
@@ -42,9 +41,28 @@ def _mean_std(mean: float, std: float, n: int, decimals: int) -> str:
 def reference_rows(model: TableModel) -> list[list[str]]:
     """The paper-comparison table as display strings, one row per matched cell."""
     d = model.decimals
+
+    def ci(r: ReferenceComparison) -> str:
+        return formats.MISSING if math.isnan(r.ci_low) else \
+            f"[{_signed(r.ci_low, d)}, {_signed(r.ci_high, d)}]"
+
     return [[r.algorithm, r.scenario, r.eval_set or "", _mean_std(r.ours_mean, r.ours_std, r.ours_n, d),
-             _mean_std(r.paper_mean, r.paper_std, r.paper_n, d), _signed(r.deviation, d),
-             formats.format_pvalue(r.pvalue), CONSISTENT[r.consistent]] for r in model.references]
+             _mean_std(r.paper_mean, r.paper_std, r.paper_n, d), _signed(r.deviation, d), ci(r),
+             formats.format_pvalue(r.p_difference), formats.format_pvalue(r.p_equivalence),
+             r.verdict or formats.MISSING] for r in model.references]
+
+
+def reference_legend(model: TableModel) -> str:
+    """How the paper comparison was tested, in one paragraph."""
+    level = 1 - model.spec.alpha
+    margins = sorted({r.margin for r in model.references if not math.isnan(r.margin)})
+    equivalence = (f"equivalent = both one-sided tests (TOST) reject a deviation of ±{margins[0]:g} or more at "
+                   f"alpha={model.spec.alpha}" if margins else
+                   "no equivalence margin applies to this metric (set reference.margin), so agreement is never shown")
+    return (f"Published numbers: {model.reference_label}; deviation = ours − published, with its {level:.0%} "
+            f"Welch confidence interval from both sides' mean, std and seed count; different = Welch's "
+            f"two-sided test rejects a zero deviation at alpha={model.spec.alpha}; {equivalence}; "
+            f"inconclusive = neither, the seeds cannot tell.")
 
 
 def failed_lines(model: TableModel) -> list[str]:
@@ -76,8 +94,7 @@ def table_markdown(model: TableModel) -> str:
         out += ["", "Failed runs (not averaged in):" if model.failed else "Unfinished runs:", ""]
         out += [f"- {line}" for line in failed_lines(model)]
     if model.spec.reference is not None:
-        out += ["", f"Published numbers: {model.reference_label}; deviation = ours − published; "
-                f"consistent = not significantly different at alpha={model.spec.alpha}.", ""]
+        out += ["", reference_legend(model), ""]
         out += _md_table(REFERENCE_HEADER, reference_rows(model)) if model.references else []
     if model.notes:
         out += ["", *[f"Note: {n}" for n in model.notes]]
@@ -161,11 +178,10 @@ def table_latex(model: TableModel, methods: list[str], provenance: Provenance) -
     if model.spec.reference is not None and model.references:
         ref_body = [" & ".join(latex_escape(c) for c in row) + r" \\" for row in reference_rows(model)]
         out += ["", r"\begin{table}[t]", r"\centering",
-                f"\\caption{{{latex_escape(model.suite + ' / ' + model.spec.table)}: ours next to "
-                f"{latex_escape(model.reference_label)}; deviation = ours $-$ published; consistent = not "
-                f"significantly different at $\\alpha={model.spec.alpha}$.}}",
+                f"\\caption{{{latex_escape(model.suite + ' / ' + model.spec.table)}: ours next to the "
+                f"published numbers. {latex_escape(reference_legend(model))}}}",
                 f"\\label{{{label}-reference}}"]
-        out += _tex_tabular("lll" + "c" * 5, [" & ".join(latex_escape(h) for h in REFERENCE_HEADER) + r" \\"],
+        out += _tex_tabular("lll" + "c" * 7, [" & ".join(latex_escape(h) for h in REFERENCE_HEADER) + r" \\"],
                             ref_body)
         out += [r"\end{table}"]
     return "\n".join(out) + "\n"
@@ -199,8 +215,12 @@ def table_frame(model: TableModel) -> pd.DataFrame:
                             "paper_std": ref.paper_std if ref else math.nan,
                             "paper_n": ref.paper_n if ref else math.nan,
                             "deviation": ref.deviation if ref else math.nan,
-                            "consistency_p": ref.pvalue if ref else math.nan,
-                            "consistent": CONSISTENT[ref.consistent] if ref else ""})
+                            "deviation_ci_low": ref.ci_low if ref else math.nan,
+                            "deviation_ci_high": ref.ci_high if ref else math.nan,
+                            "p_differs": ref.p_difference if ref else math.nan,
+                            "p_equivalent": ref.p_equivalence if ref else math.nan,
+                            "equivalence_margin": ref.margin if ref else math.nan,
+                            "verdict": (ref.verdict or "") if ref else ""})
             records.append(rec)
     return pd.DataFrame.from_records(records)
 
@@ -246,7 +266,7 @@ def table_html_fragment(model: TableModel) -> str:
         out += [f"<li>{html_escape(line)}</li>" for line in failed_lines(model)] + ["</ul>"]
     if model.spec.reference is not None and model.references:
         out += _html_table(REFERENCE_HEADER, [[html_escape(c) for c in row] for row in reference_rows(model)],
-                           f"Published numbers: {model.reference_label}; deviation = ours − published")
+                           reference_legend(model))
     out += [f"<p>Note: {html_escape(n)}</p>" for n in model.notes]
     return "\n".join(out)
 

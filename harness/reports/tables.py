@@ -40,7 +40,7 @@ class Cell:
     b: float = math.nan               # CI high or q75
     text: str = formats.MISSING
     bold: bool = False
-    significant: bool = False         # differs from the column's best after Holm correction
+    significant: bool = False         # differs from the column's best (or compare_to row) after Holm
     pvalue: float = math.nan
     p_adjusted: float = math.nan
 
@@ -56,7 +56,7 @@ class Cell:
 
 @dataclass(frozen=True)
 class ReferenceComparison:
-    """Our cell next to the published number, with the deviation and a consistency test."""
+    """Our cell next to the published number: the deviation, its CI, difference and equivalence tests."""
 
     algorithm: str
     scenario: str
@@ -68,8 +68,12 @@ class ReferenceComparison:
     paper_std: float
     paper_n: int
     deviation: float                  # ours − published
-    pvalue: float                     # NaN when untestable (fewer than 2 seeds, no published std)
-    consistent: bool | None           # None when untestable
+    ci_low: float                     # (1 − alpha) Welch CI of the deviation; NaN when untestable
+    ci_high: float
+    p_difference: float               # two-sided Welch p of "deviation = 0"; NaN when untestable
+    p_equivalence: float              # TOST p of "|deviation| ≥ margin"; NaN without margin
+    margin: float                     # NaN when no margin applies
+    verdict: str | None               # different | equivalent | inconclusive; None when untestable
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,9 @@ def build_table(per_run: pd.DataFrame, runs: pd.DataFrame | None, spec: ReportTa
     model = TableModel(spec=spec, suite=suite.name, layout=layout, row_keys=row_keys,
                        column_keys=column_keys, cells=cells, caption=_caption(spec, suite, reps, confidence),
                        decimals=decimals)
+    if spec.compare_to is not None and spec.compare_to not in {_row_label(r) for r in row_keys}:
+        raise ValueError(f"report table {spec.table!r}: compare_to {spec.compare_to!r} is not one of its rows "
+                         f"({', '.join(_row_label(r) for r in row_keys)})")
     _mark_best_and_significance(model)
     if spec.reference is not None:
         _attach_references(model, references_path)
@@ -199,46 +206,79 @@ def _fill_statistics(cells, kind: str, decimals: int, reps: int, confidence: flo
         c.text = formats.format_cell(kind, c.point if c.n else None, c.a, c.b, c.n, c.n_declared, decimals)
 
 
-def _mark_best_and_significance(model: TableModel) -> None:
-    """Bold the best (highest) displayed value per column, ties all bold; mark cells that differ from it.
+CELL_STATISTIC = {"mean_std": stats.mean, "iqm_ci": stats.iqm, "median_iqr": stats.median}
+CELL_STATISTIC_NAME = {"mean_std": "mean", "iqm_ci": "interquartile mean", "median_iqr": "median"}
+TEST_NAMES = {"welch": "Welch t-test on per-seed scores", "mannwhitney": "Mann-Whitney U test on per-seed scores",
+              "permutation": "permutation test of the difference in the cell's {stat} (runs exchanged within "
+                             "each task; every split when one task has at most 50,000, else 9,999 random permutations)"}
 
-    Each non-best cell is tested against the column's best (two-sided, the table's test); the
-    p-values of all comparisons in the table are Holm-corrected together at the table's alpha.
+
+def table_test(spec: ReportTable) -> str:
+    """The test behind the marks: declared, else Welch for mean cells and a permutation test on the
+    displayed statistic for IQM and median cells."""
+    return spec.test or ("welch" if spec.cell == "mean_std" else "permutation")
+
+
+def _mark_best_and_significance(model: TableModel) -> None:
+    """Bold the best (highest) displayed value per column, ties all bold; mark significant differences.
+
+    With `compare_to`, each cell is tested against that row's cell in its column; otherwise every
+    pair of cells in a column is tested, and a cell is marked when it differs from a bold (best)
+    cell: choosing the best from the data does not bias the marks because every pair is in the
+    family. All p-values of the table are Holm-corrected together at the table's alpha. The test is
+    on the statistic the cell shows (see `table_test`).
     """
-    comparisons: list[tuple[Cell, float]] = []
+    comparisons: list[tuple[Cell, Cell, float]] = []
     for column in model.column_keys:
-        scored = [model.cell(r, column) for r in model.row_keys if model.cell(r, column).n > 0]
+        scored = [(r, model.cell(r, column)) for r in model.row_keys if model.cell(r, column).n > 0]
         if not scored:
             continue
-        shown = {id(c): float(formats.fmt_number(c.point, model.decimals)) for c in scored}
+        shown = {id(c): float(formats.fmt_number(c.point, model.decimals)) for _, c in scored}
         best_shown = max(shown.values())
-        for c in scored:
+        for _, c in scored:
             c.bold = shown[id(c)] == best_shown
-        best = max((c for c in scored if c.bold), key=lambda c: (c.n, c.point))
-        for c in scored:
-            if c.bold or c.n < 2 or best.n < 2:
-                continue
-            comparisons.append((c, _two_sided_p(model.spec.test, best.per_seed, c.per_seed)))
+        if model.spec.compare_to is not None:
+            base = [c for r, c in scored if _row_label(r) == model.spec.compare_to]
+            pairs = [(base[0], c) for _, c in scored if base and c is not base[0]]
+        else:
+            pairs = [(a, b) for i, (_, a) in enumerate(scored) for _, b in scored[i + 1:]]
+        comparisons += [(a, b, _two_sided_p(model.spec, a, b)) for a, b in pairs if a.n >= 2 and b.n >= 2]
     if not comparisons:
         return
-    pvalues = np.array([p for _, p in comparisons])
+    pvalues = np.array([p for *_, p in comparisons])
     adjusted = np.asarray(compare.holm(pvalues), dtype=float)
     reject = np.asarray(compare.holm_reject(pvalues, model.spec.alpha), dtype=bool)
-    for (c, p), adj, rej in zip(comparisons, adjusted, reject):
-        c.pvalue, c.p_adjusted, c.significant = p, float(adj), bool(rej)
-        if rej:
-            c.text = _with_mark(c.text)
+    for (a, b, p), adj, rej in zip(comparisons, adjusted, reject):
+        if model.spec.compare_to is not None:
+            marked = [b]
+        else:      # the cell of the pair that is not best carries the mark (a pair of two bold cells: none)
+            marked = [c for c, other in ((a, b), (b, a)) if other.bold and not c.bold]
+        for c in marked:
+            if math.isnan(c.pvalue) or p < c.pvalue:
+                c.pvalue, c.p_adjusted = p, float(adj)
+            c.significant = c.significant or bool(rej)
+    for cell in model.cells.values():
+        if cell.significant:
+            cell.text = _with_mark(cell.text)
 
 
-def _two_sided_p(test: str, best: np.ndarray, other: np.ndarray) -> float:
-    """p-value of best vs other; when undefined (Welch's t with both samples constant) it is 0 for
-    different values and 1 for equal ones, the limit of the statistic."""
-    fn = compare.welch_t if test == "welch" else compare.mann_whitney
+def _row_label(row: Key) -> str:
+    return " / ".join(row)
+
+
+def _two_sided_p(spec: ReportTable, a: Cell, b: Cell) -> float:
+    """Two-sided p-value of cell a against cell b by the table's test. Welch's t with both samples
+    constant is undefined: then 0 for different values and 1 for equal ones, the statistic's limit."""
+    test = table_test(spec)
+    if test == "permutation" and a.scores.shape[1] == b.scores.shape[1]:
+        return compare.permutation_test(a.scores, b.scores, CELL_STATISTIC[spec.cell]).pvalue
+    x, y = a.per_seed, b.per_seed
+    fn = compare.mann_whitney if test == "mannwhitney" else compare.welch_t
     with warnings.catch_warnings():    # scipy warns on constant samples (e.g. every seed wins); p is still right
         warnings.filterwarnings("ignore", message="Precision loss occurred", category=RuntimeWarning)
-        p = float(fn(best, other, alternative="two-sided").pvalue)
-    if math.isnan(p) and np.ptp(best) == 0 and np.ptp(other) == 0:
-        return 0.0 if best[0] != other[0] else 1.0
+        p = float(fn(x, y, alternative="two-sided").pvalue)
+    if math.isnan(p) and np.ptp(x) == 0 and np.ptp(y) == 0:
+        return 0.0 if x[0] != y[0] else 1.0
     return p
 
 
@@ -250,11 +290,22 @@ def _with_mark(text: str) -> str:
 
 # --- references and failures ------------------------------------------------------------------
 
+WIN_RATE_MARGIN = 0.1     # default equivalence margin for metrics on [0, 1] (ten percentage points)
+
+
+def equivalence_margin(spec: ReportTable) -> float | None:
+    """The TOST margin of a table's paper comparison: declared, else 0.1 for win rates, else none."""
+    if spec.reference is not None and spec.reference.margin is not None:
+        return spec.reference.margin
+    return WIN_RATE_MARGIN if "win_rate" in spec.metric else None
+
+
 def _attach_references(model: TableModel, path: Path) -> None:
     ref = model.spec.reference
     metric = paper_metric(model.spec.metric, ref.metric)
     published = ReferenceTable.load(ref.paper, ref.table, metric, path)
     model.reference_label = f"{ref.paper} Table {ref.table} ({metric})"
+    margin = equivalence_margin(model.spec)
     skipped = 0
     for (row, column), cell in model.cells.items():
         if dict(zip(model.layout.keyed, row + column)).get("composition", ALL_COMPOSITIONS) != ALL_COMPOSITIONS:
@@ -269,15 +320,18 @@ def _attach_references(model: TableModel, path: Path) -> None:
         per_seed = cell.per_seed
         ours_mean = float(np.mean(per_seed)) if cell.n else math.nan
         ours_std = float(np.std(per_seed, ddof=1)) if cell.n > 1 else math.nan
-        pvalue, consistent = math.nan, None
+        tested = None
         if cell.n > 1 and number.seeds > 1 and math.isfinite(number.std):
-            pvalue, consistent = compare.consistent_with_reference(
-                per_seed, number.mean, number.std, number.seeds, model.spec.alpha)
-            pvalue, consistent = float(pvalue), bool(consistent)
+            tested = compare.compare_with_reference(per_seed, number.mean, number.std, number.seeds,
+                                                    model.spec.alpha, margin)
+        nan = math.nan
         model.references.append(ReferenceComparison(
             algorithm=alg, scenario=scen, eval_set=ev, ours_mean=ours_mean, ours_std=ours_std,
             ours_n=cell.n, paper_mean=number.mean, paper_std=number.std, paper_n=number.seeds,
-            deviation=ours_mean - number.mean, pvalue=pvalue, consistent=consistent))
+            deviation=ours_mean - number.mean, ci_low=tested.ci_low if tested else nan,
+            ci_high=tested.ci_high if tested else nan, p_difference=tested.p_difference if tested else nan,
+            p_equivalence=tested.p_equivalence if tested else nan,
+            margin=nan if margin is None else margin, verdict=tested.verdict if tested else None))
     if skipped:
         model.notes.append(f"{skipped} cells average several algorithms or scenarios and have no "
                            f"published counterpart.")
@@ -311,8 +365,13 @@ def _caption(spec: ReportTable, suite: Suite, reps: int, confidence: float) -> s
         "median_iqr": f"median (25th{formats.EN_DASH}75th percentile) over runs",
     }[spec.cell]
     scope = f", evaluation set {spec.eval_set}" if spec.eval_set else ""
-    test = "Welch t-test" if spec.test == "welch" else "Mann-Whitney U test"
+    test = TEST_NAMES[table_test(spec)].format(stat=CELL_STATISTIC_NAME[spec.cell])
+    if table_test(spec) != "permutation" and spec.cell != "mean_std":
+        test += f" (their means; the cells show the {CELL_STATISTIC_NAME[spec.cell]})"
+    against = (f"differs from row {spec.compare_to} ({test}, two-sided, Holm-corrected over this table's "
+               f"comparisons with it" if spec.compare_to else
+               f"differs from the column's best ({test}, two-sided; every pair of cells in a column is "
+               f"tested, Holm-corrected over all pairs of this table")
     return (f"{suite.name} / {spec.table}: {spec.metric}{scope}; {what}, {n} seeds declared. "
-            f"Bold: best in column (ties on the displayed value included). {formats.SIG_MARK}: differs "
-            f"from the column's best ({test}, two-sided, Holm-corrected over this table, "
+            f"Bold: best in column (ties on the displayed value included). {formats.SIG_MARK}: {against}, "
             f"alpha={spec.alpha}). {formats.MISSING}: no finished run; (n=k/K): k of K seeds finished.")

@@ -30,6 +30,7 @@ from harness.runner.rollout import collect_program
 from harness.store import BUSY, DONE, FAILED, RUNNING, RunBusy, RunFiles
 from harness.runner.seeding import derive_seed
 from harness.runner.stepping import Stepper
+from harness.runner.timing import speed_record, timed
 from harness.spec import TRAIN_SET, RunSpec
 
 Event = dict[str, Any]
@@ -49,6 +50,7 @@ class LoopState:
     last_eval_step: int = -1
     updates: int = 0
     train_log: dict[str, float] = field(default_factory=dict)
+    clock: dict[str, float] = field(default_factory=dict)   # seconds per phase (harness.runner.timing)
 
 
 def build_envs(spec: RunSpec, device: torch.device, entity_view: bool = True,
@@ -179,7 +181,8 @@ class RunLoop:
         s, spec = self.state, self.spec
         while True:
             if s.t_env >= s.next_eval or (s.t_env >= spec.budget_env_steps and s.last_eval_step != s.t_env):
-                yield from self.evaluation_program()
+                with timed(s.clock, "eval"):
+                    yield from self.evaluation_program()
             if s.t_env >= s.next_checkpoint or s.t_env >= spec.budget_env_steps:
                 while s.next_checkpoint <= s.t_env:
                     s.next_checkpoint += self.ckpt_interval
@@ -187,24 +190,26 @@ class RunLoop:
                     self.checkpoint()
             if s.t_env >= spec.budget_env_steps:
                 return
-            if self.stepper is not None:
-                batch, stats = yield from self.stepper.collect_program(self.algorithm.horizon, t_env=s.t_env,
-                                                                       explore=True, generator=self.generator)
-            else:
-                batch, stats = yield from collect_program(self.env, self.algorithm, t_env=s.t_env, explore=True,
-                                                          generator=self.generator,
-                                                          seed=derive_seed(spec.seed, "train", s.rounds))
+            with timed(s.clock, "collect"):
+                if self.stepper is not None:
+                    batch, stats = yield from self.stepper.collect_program(
+                        self.algorithm.horizon, t_env=s.t_env, explore=True, generator=self.generator)
+                else:
+                    batch, stats = yield from collect_program(self.env, self.algorithm, t_env=s.t_env, explore=True,
+                                                              generator=self.generator,
+                                                              seed=derive_seed(spec.seed, "train", s.rounds))
             steps_before, episodes_before = s.t_env, s.episodes
             s.rounds += 1
             s.t_env += stats.env_steps
             s.episodes += len(stats.lengths)
-            self.algorithm.observe(batch)
             logs = None
-            for due in self._updates_due(steps_before, episodes_before):
-                update = yield from self.algorithm.train_program(s.t_env, due, self.generator)
-                if update is not None:
-                    logs = update
-                    s.updates += 1
+            with timed(s.clock, "learn"):
+                self.algorithm.observe(batch)
+                for due in self._updates_due(steps_before, episodes_before):
+                    update = yield from self.algorithm.train_program(s.t_env, due, self.generator)
+                    if update is not None:
+                        logs = update
+                        s.updates += 1
             if logs is not None:
                 s.train_log = {k: float(v) for k, v in logs.items()}
                 if stats.returns:   # a round of steps may end no episode
@@ -258,6 +263,8 @@ def _locked_program(spec: RunSpec, out_dir: Path, on_event: EventSink, device: s
     on_event({"type": "start", "run_id": spec.run_id, "label": spec.label})
     try:
         loop = RunLoop(spec, out_dir, on_event, device)
+        if loop.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(loop.device)
         resumed = loop.restore()
         files.set_status(RUNNING, device=str(loop.device), resumed=resumed, simulator=loop.env.info.simulator,
                          started=started, pid=os.getpid(), host=socket.gethostname())
@@ -265,7 +272,8 @@ def _locked_program(spec: RunSpec, out_dir: Path, on_event: EventSink, device: s
     except Exception as err:  # noqa: BLE001 - any failure of one run is recorded, the suite goes on
         return _failed(spec, files, err, on_event)
     files.set_status(DONE, reason="", finished=time.time(), t_env=loop.state.t_env,
-                     wall_seconds=time.time() - started)
+                     wall_seconds=time.time() - started,
+                     speed=speed_record(loop.state.clock, loop.state.t_env, loop.device))
     on_event({"type": "end", "run_id": spec.run_id, "status": DONE, "reason": ""})
     return {"run_id": spec.run_id, "status": DONE, "reason": ""}
 

@@ -9,21 +9,27 @@ import hashlib
 import json
 import sys
 from pathlib import Path as FsPath
+from typing import Sequence
 
 from pydantic import ValidationError
 
 from harness.suite.checks import registry_problems
 from harness.suite.errors import Problem, SuiteError
 from harness.suite.models import Suite
+from harness.suite.overrides import apply_overrides
 from harness.suite.source import SourceMap, read_yaml
 from harness.suite.validation import problems_from
 
 _TOP_KEYS = ", ".join(Suite.model_fields)
 
 
-def load_suite(path: str | FsPath) -> Suite:
-    """Read, validate and check the suite at ``path``; raise :class:`SuiteError` on the first problem by line."""
-    data, source = _read(path)
+def load_suite(path: str | FsPath, overrides: Sequence[str] = ()) -> Suite:
+    """Read, validate and check the suite at ``path``; raise :class:`SuiteError` on the first problem by line.
+
+    ``overrides`` (``KEY=VALUE`` texts, :mod:`harness.suite.overrides`) change the file's data before
+    validation, so the overridden suite is checked exactly like a file; their problems come first.
+    """
+    data, source = _read(path, overrides)
     try:
         suite = Suite.model_validate(data, strict=True)   # YAML "5" is not the count 5
     except ValidationError as err:
@@ -35,15 +41,16 @@ def load_suite(path: str | FsPath) -> Suite:
     return suite
 
 
-def suite_hash(path: str | FsPath) -> str:
-    """sha256 of the suite's parsed content as canonical JSON: comments and layout do not count."""
-    data, _ = _read(path)
+def suite_hash(path: str | FsPath, overrides: Sequence[str] = ()) -> str:
+    """sha256 of the suite's parsed content, overrides applied, as canonical JSON: comments and
+    layout do not count; any override changes it (an overridden suite is renamed)."""
+    data, _ = _read(path, overrides)
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _read(path: str | FsPath) -> tuple[dict, SourceMap]:
-    """The file's data (a mapping) and source map."""
+def _read(path: str | FsPath, overrides: Sequence[str] = ()) -> tuple[dict, SourceMap]:
+    """The file's data (a mapping) with ``overrides`` applied, and its source map."""
     file = str(path)
     try:
         text = FsPath(path).read_text(encoding="utf-8")
@@ -53,7 +60,7 @@ def _read(path: str | FsPath) -> tuple[dict, SourceMap]:
     if not isinstance(data, dict):
         got = "an empty file" if data is None else f"a {type(data).__name__}"
         raise SuiteError(file, source.line_of(()), "suite", f"a suite is a mapping with keys {_TOP_KEYS}; got {got}")
-    return data, source
+    return apply_overrides(data, source, overrides) if overrides else (data, source)
 
 
 def _first(problems: list[Problem], source: SourceMap) -> SuiteError:

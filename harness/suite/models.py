@@ -179,6 +179,9 @@ class Reference(_Strict):
     # the paper's row name of our algorithms where it is not theirs folded (OPT's Table 2 calls
     # attention QMIX "QMIX"): {attn_qmix: QMIX}
     algorithms: dict[str, str] = Field(default_factory=dict)
+    # equivalence margin δ of the TOST against each published number (ours within ±δ of theirs);
+    # default 0.1 for win-rate metrics, none (equivalence not tested) for returns and lengths
+    margin: float | None = Field(default=None, gt=0)
 
 
 class ReportTable(_Strict):
@@ -190,7 +193,11 @@ class ReportTable(_Strict):
     columns: Dim | list[Dim] = "scenario"
     cell: Literal["mean_std", "iqm_ci", "median_iqr"] = "mean_std"
     eval_set: str | None = None        # restrict to one evaluation set (default: all)
-    test: Literal["welch", "mannwhitney"] = "welch"
+    # the test behind significance marks; default: Welch's t on per-seed values for mean cells, a
+    # permutation test on the displayed statistic for IQM and median cells
+    test: Literal["welch", "mannwhitney", "permutation"] | None = None
+    # a row (its label, e.g. "qmix") every other row is tested against; default: all pairs of rows
+    compare_to: str | None = None
     alpha: float = Field(default=0.05, gt=0, lt=1)
     reference: Reference | None = None
 

@@ -123,18 +123,20 @@ def _fields_at(model: type[BaseModel], path: Path) -> list[str]:
     """Field names of the model found by following ``path`` from ``model``'s annotations."""
     tp: Any = model
     for part in path:
-        tp = _descend(tp, part)
+        tp = descend(tp, part)
         if tp is None:
             return []
-    found = _model_in(tp)
+    found = model_in(tp)
     return list(found.model_fields) if found is not None else []
 
 
-def _descend(tp: Any, part: str | int) -> Any:
+def descend(tp: Any, part: str | int) -> Any:
+    """The annotation found one key (str) or index (int) below annotation ``tp``; None where ``tp``
+    has no such key (unions: the first branch that has it)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(tp):
-            sub = _descend(arg, part)
+            sub = descend(arg, part)
             if sub is not None:
                 return sub
         return None
@@ -148,11 +150,12 @@ def _descend(tp: Any, part: str | int) -> Any:
     return None
 
 
-def _model_in(tp: Any) -> type[BaseModel] | None:
+def model_in(tp: Any) -> type[BaseModel] | None:
+    """The pydantic model ``tp`` is, or the first one among its union branches; None if none."""
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return tp
     for arg in typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else ():
-        found = _model_in(arg)
+        found = model_in(arg)
         if found is not None:
             return found
     return None
