@@ -77,7 +77,12 @@ def _teams(game: MatrixGame, spec: CompositionSpec | None) -> tuple[tuple[str, .
 
 def validate_composition(name: str, spec: CompositionSpec) -> None:
     """Matrix games take explicit two-agent teams of the game's types (``teams:``) and nothing else."""
-    game = GAMES[name]
+    validate_game_composition(GAMES[name], spec)
+
+
+def validate_game_composition(game: MatrixGame, spec: CompositionSpec) -> None:
+    """:func:`validate_composition` for a game given as data (a registered variant's)."""
+    name = game.name
     for key in ("agents", "enemies", "units", "weights"):
         if getattr(spec, key) is not None and not (key == "agents" and tuple(spec.agents) == (2, 2)):
             raise ValueError(f"matrix game {name!r} has exactly 2 agents; only 'teams' may be set, not {key!r}")
@@ -177,6 +182,21 @@ def _factory(name, *, batch_size, device, seed, composition, cover, autoreset):
         validate_composition(name, composition)
     return MatrixEnv(GAMES[name], batch_size=batch_size, device=device, seed=seed,
                      composition=composition, autoreset=autoreset)
+
+
+def scenario_entry(game: MatrixGame) -> ScenarioEntry:
+    """A registry entry for a matrix game given as data, for a game outside :data:`GAMES` (a plug-in's
+    variant: ``docs/plugins.md``); built like the built-in games' entries."""
+
+    def factory(name, *, batch_size, device, seed, composition, cover, autoreset) -> MatrixEnv:
+        if composition is not None:
+            validate_game_composition(game, composition)
+        return MatrixEnv(game, batch_size=batch_size, device=device, seed=seed,
+                         composition=composition, autoreset=autoreset)
+
+    return ScenarioEntry(name=game.name, family="matrix", factory=factory, episode_limit=1,
+                         description=game.description,
+                         validate_composition=lambda name, spec: validate_game_composition(game, spec))
 
 
 def joint_actions(n_actions: int) -> list[tuple[int, int]]:

@@ -1,6 +1,8 @@
 """Scenario registry: maps a scenario name (a map or a composition set) to the backend that builds it.
 
-Backends register their scenarios at import; :func:`make` is the one constructor the runner uses.
+Backends register their scenarios at import; plug-ins are ``marl_harness.scenarios`` entry points
+naming a :class:`ScenarioEntry` (:mod:`harness.plugins`), loaded on first use after the backends.
+:func:`make` is the one constructor the runner uses.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Callable, Sequence
 import torch
 
 from harness.envs.base import BatchedEnv, CompositionSpec
+from harness.plugins import SCENARIOS_GROUP, PluginGroup
 
 # factory(name, batch_size=, device=, seed=, composition=, cover=, autoreset=) -> BatchedEnv
 EnvFactory = Callable[..., BatchedEnv]
@@ -33,6 +36,7 @@ class ScenarioEntry:
 
 _SCENARIOS: dict[str, ScenarioEntry] = {}
 _LOADED = False
+_PLUGINS = PluginGroup(SCENARIOS_GROUP, "scenario")
 
 
 def register(entry: ScenarioEntry) -> None:
@@ -44,16 +48,27 @@ def register(entry: ScenarioEntry) -> None:
 
 def _load_backends() -> None:
     global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    import harness.envs.matrix  # noqa: F401  (registers matrix games)
-    import harness.envs.simple_world  # noqa: F401  (registers IAC's continuous Simple World)
-    try:
-        import harness.envs.combat  # noqa: F401  (registers combat maps and sets)
-    except ImportError as err:  # pragma: no cover - only while the simulator is absent
-        if "harness.envs.combat" not in str(err):
-            raise
+    if not _LOADED:
+        _LOADED = True
+        import harness.envs.matrix  # noqa: F401  (registers matrix games)
+        import harness.envs.simple_world  # noqa: F401  (registers IAC's continuous Simple World)
+        try:
+            import harness.envs.combat  # noqa: F401  (registers combat maps and sets)
+        except ImportError as err:  # pragma: no cover - only while the simulator is absent
+            if "harness.envs.combat" not in str(err):
+                raise
+    _PLUGINS.load(_SCENARIOS, plugin_problem)
+
+
+def plugin_problem(name: str, obj: object) -> str | None:
+    """Why ``obj`` (an entry point ``name`` loaded) is no scenario the registry can hold, or None."""
+    if not isinstance(obj, ScenarioEntry):
+        return f"it must point at a harness.envs.registry.ScenarioEntry, not {obj!r}"
+    if obj.name != name:
+        return f"its ScenarioEntry has name {obj.name!r}; the entry point's name must be the scenario's name"
+    if not callable(obj.factory):
+        return f"the factory of scenario {name!r} is not callable: {obj.factory!r}"
+    return None
 
 
 def available_scenarios() -> list[str]:

@@ -9,6 +9,7 @@ from typing import Iterator
 
 from algorithms import registry as algorithm_registry
 from harness.envs import registry as scenario_registry
+from harness.plugins import ALGORITHMS_GROUP, PluginError
 from harness.suite.capabilities import refusals, scenario_traits
 from harness.suite.errors import Path, Problem, allowed_hint
 from harness.suite.hyperparams import field_types, type_problem
@@ -17,8 +18,12 @@ from harness.suite.models import Suite
 
 
 def registry_problems(suite: Suite) -> list[Problem]:
-    """Every problem found by :func:`check_algorithms`, :func:`check_scenarios` and :func:`check_capabilities`."""
-    return [*check_algorithms(suite), *check_scenarios(suite), *check_capabilities(suite)]
+    """Every problem found by :func:`check_algorithms`, :func:`check_scenarios` and :func:`check_capabilities`;
+    a plug-in that fails to load is the one problem, at the suite's list of its kind."""
+    try:
+        return [*check_algorithms(suite), *check_scenarios(suite), *check_capabilities(suite)]
+    except PluginError as err:
+        return [(("algorithms",) if err.group == ALGORITHMS_GROUP else ("scenarios",), str(err))]
 
 
 def _name_path(suite: Suite, key: str, i: int) -> Path:
@@ -78,10 +83,13 @@ def check_scenarios(suite: Suite) -> Iterator[Problem]:
                     yield path, f"{a}.{key} must be {expected}, got {value!r}"
                     break
         if suite.combat.rules == "smax" and scenario_registry.scenario(entry.name).family == "combat":
+            from harness.envs.combat.maps import MAPS, SETS
             from harness.envs.combat.scenarios import unit_types
             from harness.envs.combat.units import PROFILES
 
-            missing = [t for t in unit_types(entry.name) if t not in PROFILES["smax"]]
+            # a plug-in's combat scenario is in neither table: its unit types are its own business
+            types = unit_types(entry.name) if entry.name in MAPS or entry.name in SETS else ()
+            missing = [t for t in types if t not in PROFILES["smax"]]
             if missing:
                 yield name_path, (f"scenario {entry.name!r} has {', '.join(missing)}, which SMAX's rules "
                                   f"(combat.rules: smax) lack; SMAX has {', '.join(PROFILES['smax'])}")
