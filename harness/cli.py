@@ -117,16 +117,22 @@ def cmd_status(args) -> int:
     out = _out_dir(args, suite)
     counts: dict[str, int] = {}
     table = Table(title=f"{suite.name} ({out})")
-    for col in ("run id", "run", "status", "env steps", "reason"):
+    for col in ("run id", "run", "status", "env steps", "retries", "reason"):
         table.add_column(col)
+    retried = 0
     for s in specs:
         files = RunFiles.for_spec(out, s)
         st = files.status()
         status = "interrupted" if files.is_stale(st) else st["status"]
         counts[status] = counts.get(status, 0) + 1
-        table.add_row(s.run_id, s.label, status, str(st.get("t_env", "")), st.get("reason", "") or "")
+        # resubmissions after a worker died (ray) and requeues after a time limit or preemption (slurm)
+        retries = int(st.get("retries", 0) or 0) + int(st.get("requeues", 0) or 0)
+        retried += retries > 0
+        table.add_row(s.run_id, s.label, status, str(st.get("t_env", "")), str(retries or ""),
+                      st.get("reason", "") or "")
     Console().print(table)
-    print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+          + (f" ({retried} retried after a worker died or a time limit)" if retried else ""))
     return EXIT_OK
 
 
@@ -217,6 +223,7 @@ def cmd_report(args) -> int:
 
 def cmd_run(args) -> int:
     from harness import provenance
+    from harness.runner.executors import ExecutorOptions
     from harness.runner.suite_runner import run_specs, write_manifest
     from harness.suite.overrides import overrides_of
     from harness.tracking import Tracker
@@ -228,9 +235,13 @@ def cmd_run(args) -> int:
                    | ({"overrides": list(overrides_of(suite))} if overrides_of(suite) else {}))
     prov = json.loads((out / "manifest.json").read_text())["provenance"]
     tracker_factory = None if args.no_tracking else (lambda: Tracker(out, suite.name, args.tracking_uri, prov))
+    options = ExecutorOptions(resources=suite.resources, address=args.address, slurm_cluster=args.slurm_cluster,
+                              slurm_folder=Path(args.slurm_folder) if args.slurm_folder else None,
+                              shared_fs=not args.no_shared_fs)
     outcome = run_specs(specs, out, suite_name=suite.name, workers=args.workers, executor=args.executor,
                         tracker_factory=tracker_factory, retry_failed=args.retry_failed,
-                        group_seeds=suite.training.group_seeds if args.group_seeds is None else args.group_seeds)
+                        group_seeds=suite.training.group_seeds if args.group_seeds is None else args.group_seeds,
+                        executor_options=options)
     if outcome.interrupted:
         _exit_interrupted(f"finished work is kept in {out}")
     ran = len(outcome.done) + len(outcome.failed)
@@ -322,6 +333,25 @@ def _gate_exit(result, speed) -> int:
     return EXIT_OK
 
 
+def cmd_server(args) -> int:
+    import subprocess
+
+    from harness.server import LOCAL, ServerConfig, free_port
+
+    config = ServerConfig(store=Path(args.store), host=args.host, port=args.port or free_port(args.host),
+                          workers=args.workers)
+    config.store.mkdir(parents=True, exist_ok=True)
+    if config.host != LOCAL:
+        print(f"warning: binding to {config.host}: MLflow's server has no authentication; anyone who can reach "
+              f"this port can read and write every run", file=sys.stderr)
+    print(f"MLflow tracking server at {config.uri} (store {config.store.resolve()}); point runs at it with "
+          f"harness run SUITE --tracking-uri {config.uri}", flush=True)
+    try:
+        return subprocess.run(config.command()).returncode
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
 def cmd_render(args) -> int:
     from harness.envs.combat.render import record_episode
 
@@ -361,7 +391,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = suite_cmd("run", "run every (algorithm × scenario × seed) of a suite, then write its report", smoke=True)
     sp.add_argument("--workers", type=int, default=1, help="parallel runs (local process pool)")
-    sp.add_argument("--executor", default="auto", choices=["auto", "inline", "process"])
+    sp.add_argument("--executor", default="auto", choices=["auto", "inline", "process", "ray", "slurm"],
+                    help="auto: inline for one worker, else a local process pool; ray: Ray tasks (docs/cluster.md); "
+                         "slurm: a Slurm array job through submitit")
+    sp.add_argument("--address", help="Ray: the cluster to join (e.g. auto, ray://head:10001); default: start one here")
+    sp.add_argument("--slurm-cluster", choices=["slurm", "local", "debug"],
+                    help="submitit's executor (default: slurm where sbatch exists, else local)")
+    sp.add_argument("--slurm-folder", help="submitit's job folder (default: <out>/slurm)")
+    sp.add_argument("--no-shared-fs", action="store_true",
+                    help="Ray: the nodes share no file system with the driver; run folders travel with the tasks")
     sp.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite in the run folder)")
     sp.add_argument("--no-tracking", action="store_true", help="do not mirror runs into MLflow")
     sp.add_argument("--no-report", action="store_true", help="skip the report at the end")
@@ -408,6 +446,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("schema", help="print the JSON schema of the suite format")
     sp.add_argument("--output", "-o", help="write to this file instead of stdout")
     sp.set_defaults(func=cmd_schema)
+    sp = sub.add_parser("server", help="start an MLflow tracking server over a store (127.0.0.1 unless --host)")
+    sp.add_argument("--store", default="mlruns-server", help="folder of the server's database and artifacts")
+    sp.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
+    sp.add_argument("--port", type=int, default=5000, help="port (0: any free one)")
+    sp.add_argument("--workers", type=int, default=1, help="server worker processes (1 keeps SQLite writes serial)")
+    sp.set_defaults(func=cmd_server)
+
     sp = sub.add_parser("render", help="record one scripted episode of a combat scenario as GIF/MP4")
     sp.add_argument("scenario")
     sp.add_argument("--policy", default="focus_fire")

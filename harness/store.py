@@ -113,3 +113,21 @@ class RunFiles:
                 except json.JSONDecodeError:  # a line cut by a kill; the checkpoint rewrites it
                     break
         return rows
+
+
+def wait_for_locks(run_files: Iterable[RunFiles], timeout_s: float, poll_s: float = 1.0) -> None:
+    """Wait until no process holds these runs' locks, at most `timeout_s` in all. A retried or
+    requeued task starts after its dead attempt, whose ``flock`` the kernel released; on a network
+    file system a lock can outlive a lost node until the server's lease runs out (NFSv4: 90 s).
+    A lock still held at the deadline belongs to a live process: the run is then reported busy."""
+    deadline = time.monotonic() + timeout_s
+    for files in run_files:
+        while True:
+            try:
+                with files.lock():
+                    break
+            except RunBusy:
+                if time.monotonic() >= deadline:
+                    return
+                time.sleep(poll_s)
+

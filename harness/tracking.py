@@ -48,14 +48,26 @@ class Tracker:
         self.uri = tracking_uri or default_tracking_uri(self.out_dir)
         self.client = MlflowClient(tracking_uri=self.uri)
         self.provenance = provenance or {}
-        exp = self.client.get_experiment_by_name(suite)
-        if exp is None:
-            artifacts = (self.out_dir / "mlartifacts").resolve().as_uri() if tracking_uri is None else None
-            self.experiment_id = self.client.create_experiment(suite, artifact_location=artifacts)
-        else:
-            self.experiment_id = exp.experiment_id
+        artifacts = (self.out_dir / "mlartifacts").resolve().as_uri() if tracking_uri is None else None
+        self.experiment_id = self._experiment(suite, artifacts)
         self._mlflow_ids: dict[str, str] = {}
         self._logged_step: dict[str, int] = {}
+
+    def _experiment(self, suite: str, artifacts: str | None) -> str:
+        """The suite's experiment id, created if missing. Several harness processes sharing one
+        tracking server may create it at once: the loser of that race takes the winner's."""
+        from mlflow.exceptions import MlflowException
+
+        exp = self.client.get_experiment_by_name(suite)
+        if exp is not None:
+            return exp.experiment_id
+        try:
+            return self.client.create_experiment(suite, artifact_location=artifacts)
+        except MlflowException:
+            exp = self.client.get_experiment_by_name(suite)
+            if exp is None:
+                raise
+            return exp.experiment_id
 
     def mlflow_run_id(self, spec: RunSpec) -> str:
         """The MLflow run of a harness run, created with params and provenance tags on first sight."""

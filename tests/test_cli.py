@@ -105,8 +105,8 @@ def test_marl_eval_export_imports_back_to_the_same_table(finished):
 def test_run_without_groups_gives_the_grouped_run_records(finished):
     """`--no-group-seeds` trains each seed alone; the records equal the grouped run's (the default)."""
     root, _ = finished
-    proc = harness("run", "suite.yaml", "--no-group-seeds", "--out", "alone", "--no-report", "--no-tracking",
-                   cwd=root)
+    proc = harness("run", "suite.yaml", "--no-group-seeds", "--workers", "2", "--out", "alone", "--no-report",
+                   "--no-tracking", cwd=root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     grouped = sorted((root / "runs" / "cli-e2e" / "runs").iterdir())
     assert grouped and [d.name for d in grouped] == sorted(d.name for d in (root / "alone" / "runs").iterdir())

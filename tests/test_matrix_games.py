@@ -6,6 +6,7 @@ import torch
 
 from harness.envs import CompositionSpec, make
 from harness.envs.matrix import GAMES
+from algorithms.calls import drive_together
 from harness.runner.loop import RunLoop
 from harness.spec import RunSpec
 
@@ -63,13 +64,15 @@ def test_matrix_env_rejects_bad_input():
 
 @pytest.mark.parametrize("algorithm", ["vdn", "qmix"])
 def test_value_factorisation_misses_the_optimum_of_iac_game_under_uniform_exploration(tmp_path, algorithm):
-    """IAC's diagnostic: trained on uniformly visited joint actions, VDN and QMIX settle off (A, A)."""
-    for seed in range(5):
-        spec = RunSpec(suite="iac-diagnostic", algorithm=algorithm, scenario="iac_matrix", seed=seed,
-                       algorithm_config={"epsilon_start": 1.0, "epsilon_finish": 1.0, "epsilon_anneal_time": 1},
-                       budget_env_steps=2000, eval_interval=2000, eval_episodes=8)
-        loop = RunLoop(spec, tmp_path, lambda e: None, device="cpu", tracking_enabled=False)
-        loop.run()
+    """IAC's diagnostic: trained on uniformly visited joint actions, VDN and QMIX settle off (A, A).
+    The five seeds train together as a run group (batched updates; each seed's records are what it
+    has trained alone, as tests/test_run_groups.py checks)."""
+    loops = [RunLoop(RunSpec(suite="iac-diagnostic", algorithm=algorithm, scenario="iac_matrix", seed=seed,
+                             algorithm_config={"epsilon_start": 1.0, "epsilon_finish": 1.0, "epsilon_anneal_time": 1},
+                             budget_env_steps=2000, eval_interval=2000, eval_episodes=8),
+                     tmp_path, lambda e: None, device="cpu", tracking_enabled=False) for seed in range(5)]
+    drive_together([loop.program() for loop in loops])
+    for seed, loop in enumerate(loops):
         env = make("iac_matrix", batch_size=1, seed=0)
         step = env.reset()
         greedy, _ = loop.algorithm.act(step, loop.algorithm.init_hidden(1), 10**9, False, torch.Generator())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.ab
+pytestmark = pytest.mark.regression
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = "suites/regression/matrix-smoke.yaml"

@@ -4,7 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.regress import assert_no_regression
+
+pytestmark = pytest.mark.regression
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -123,7 +123,7 @@ def test_quickstart_with_the_readme_example_expands_to_the_overridden_runs():
 @pytest.mark.parametrize("text, key, allowed", [
     ("budget.env_stepz=1", "budget.env_stepz", "allowed: env_steps (did you mean 'env_steps'?)"),
     ("seedz=2", "seedz", "allowed: algorithms, backend, budget, combat, description, device, evaluation, name, "
-                         "reports, scenarios, seeds, training (did you mean 'seeds'?)"),
+                         "reports, resources, scenarios, seeds, training (did you mean 'seeds'?)"),
     ("training.n_env=2", "training.n_env", "allowed: checkpoint_interval, group_seeds, n_envs, time_limit"),
     ("algorithms.qmix-small.lable=x", "algorithms[1].lable", "allowed: label, name, overrides"),
     ("scenarios.3m.budget.env_steps=1", "scenarios.3m", "allowed: an index 0..1 or a name: mipi_matrix, climbing"),
@@ -218,3 +218,13 @@ def test_run_with_overrides_from_the_command_line_makes_the_overridden_runs(tmp_
     assert "done: 2" in capsys.readouterr().out
     assert main(["status", str(QUICKSTART), "--smoke", "--out", str(out)]) == 0   # the plain suite's are apart
     assert "pending: 12" in capsys.readouterr().out
+
+
+def test_overriding_only_execution_resources_keeps_the_suites_runs(tiny):
+    """`resources` change where and how runs execute, not what they compute: the run ids stay."""
+    plain = expand(load_suite(tiny))
+    more_cpus = load_suite(tiny, ["resources.cpus_per_run=4", "resources.slurm.partition=gpu"])
+    assert more_cpus.name == "tiny" and more_cpus.resources.cpus_per_run == 4
+    assert [s.run_id for s in expand(more_cpus)] == [s.run_id for s in plain]
+    mixed = load_suite(tiny, ["resources.cpus_per_run=4", "seeds=1"])
+    assert mixed.name.startswith("tiny" + NAME_SUFFIX)

@@ -45,3 +45,25 @@ def test_runs_finished_without_tracking_are_synced_on_next_invocation(tmp_path):
     runs = client.search_runs([client.get_experiment_by_name("tracked").experiment_id])
     assert len(runs) == 1
     assert [m.step for m in client.get_metric_history(runs[0].info.run_id, "train/win_rate")] == [0, 200, 400]
+
+
+def test_a_process_that_loses_the_race_to_create_the_experiment_joins_it(tmp_path, monkeypatch):
+    """Several harness processes on one tracking server: another creates the suite's experiment
+    between this one's lookup and its create call (create then fails with "already exists")."""
+    from mlflow.exceptions import MlflowException
+
+    winner = Tracker(tmp_path, "raced")
+    looked_up = []
+    real_get = MlflowClient.get_experiment_by_name
+
+    def late_lookup(self, name):
+        looked_up.append(name)
+        return None if len(looked_up) == 1 else real_get(self, name)   # the first lookup predates the winner
+
+    def create_taken(self, name, artifact_location=None, tags=None):
+        raise MlflowException(f"Experiment '{name}' already exists.")
+
+    monkeypatch.setattr(MlflowClient, "get_experiment_by_name", late_lookup)
+    monkeypatch.setattr(MlflowClient, "create_experiment", create_taken)
+    loser = Tracker(tmp_path, "raced")
+    assert loser.experiment_id == winner.experiment_id and len(looked_up) == 2

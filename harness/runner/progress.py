@@ -1,4 +1,5 @@
-"""Suite progress: runs done / failed / pending and the active runs' env steps and latest win rate."""
+"""Suite progress: runs done / failed / pending, retries of runs whose worker died, and the active
+runs' env steps and latest win rate."""
 from __future__ import annotations
 
 import sys
@@ -29,6 +30,7 @@ class SuiteProgress:
         self.specs = {s.run_id: s for s in specs}
         self.total = len(specs) + already_done
         self.done, self.failed, self.busy = already_done, 0, 0
+        self.retries = 0   # resubmissions of runs whose worker died (distributed executors)
         self.active: dict[str, ActiveRun] = {}
         self.console = console or Console(stderr=True)
         self.live: Live | None = None
@@ -60,6 +62,15 @@ class SuiteProgress:
                 rows = [r for r in event["summary"] if r["composition"] == "all" and r["eval_set"] == "train"]
                 if rows:
                     self.active[rid].win_rate = rows[0]["win_rate"]
+        elif kind == "retry":
+            # back to pending until the resubmitted task starts it again
+            run = self.active.pop(rid, None)
+            self.retries += 1
+            if self.live is None:
+                label = run.label if run else (spec.label if spec is not None else rid)
+                tail = f" ({event['reason']})" if event.get("reason") else ""
+                print(f"[{self.done + self.failed}/{self.total}] {label}: retry {event['attempt']}{tail}",
+                      file=sys.stderr, flush=True)
         elif kind == "end":
             run = self.active.pop(rid, None)
             if event["status"] == "done":
@@ -78,8 +89,9 @@ class SuiteProgress:
             self.live.update(self._render())
 
     def _render(self) -> Table:
+        retries = f", {self.retries} {'retry' if self.retries == 1 else 'retries'}" if self.retries else ""
         table = Table(title=f"suite {self.suite}: {self.done} done, {self.failed} failed, "
-                            f"{len(self.active)} running, {self.pending} pending of {self.total}")
+                            f"{len(self.active)} running, {self.pending} pending of {self.total}{retries}")
         for col in ("run", "env steps", "progress", "train win rate", "elapsed"):
             table.add_column(col)
         for run in self.active.values():

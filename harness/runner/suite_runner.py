@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harness.runner.executors import make_executor
+from harness.runner.executors import ExecutorOptions, make_executor
 from harness.runner.groups import plan_groups
 from harness.runner.progress import SuiteProgress
 from harness.store import BUSY, DONE, FAILED, PENDING, RUNNING, RunFiles
@@ -39,7 +39,8 @@ def write_manifest(out_dir: Path, suite_name: str, suite_path: Path, suite_hash:
 
 def run_specs(specs: list[RunSpec], out_dir: Path, *, suite_name: str, workers: int = 1,
               executor: str = "auto", tracker_factory: Callable[[], object] | None = None,
-              retry_failed: bool = False, group_seeds: bool = True) -> SuiteOutcome:
+              retry_failed: bool = False, group_seeds: bool = True,
+              executor_options: ExecutorOptions | None = None) -> SuiteOutcome:
     """Execute every spec not yet done; finished runs are skipped, unfinished ones resume. With
     ``group_seeds`` the runs that differ only in their seed train together as run groups."""
     statuses = run_statuses(out_dir, specs)
@@ -76,7 +77,8 @@ def run_specs(specs: list[RunSpec], out_dir: Path, *, suite_name: str, workers: 
 
     try:
         with progress:
-            make_executor(executor, workers).run(plan_groups(todo, group_seeds, workers), out_dir, on_event)
+            make_executor(executor, workers, executor_options).run(plan_groups(todo, group_seeds, workers),
+                                                                   out_dir, on_event)
     except KeyboardInterrupt:
         outcome.interrupted = True
     return outcome

@@ -113,6 +113,30 @@ class Training(_Strict):
         return data
 
 
+class SlurmOptions(_Strict):
+    """The Slurm job of ``--executor slurm`` (submitit): one array task per run group."""
+
+    partition: str | None = None
+    time_min: int = Field(default=60, gt=0)        # per job; at the limit it is requeued and resumes
+    cpus_per_task: int = Field(default=2, gt=0)
+    gpus_per_node: int = Field(default=0, ge=0)
+    mem_gb: float = Field(default=8, gt=0)
+    array_parallelism: int = Field(default=64, gt=0)   # array tasks running at once
+    max_requeues: int = Field(default=3, ge=0)         # time-outs and preemptions before a run fails
+    # further sbatch parameters passed through to submitit (account, qos, constraint, ...)
+    additional: dict[str, str | int] = Field(default_factory=dict)
+
+
+class Resources(_Strict):
+    """What each run (or run group) asks of an executor; how results come out does not depend on it,
+    so it is not part of the run spec."""
+
+    cpus_per_run: float = Field(default=1, gt=0)   # Ray's CPU share of a task; threads per run
+    runs_per_gpu: int = Field(default=1, gt=0)     # runs packed onto one GPU (process pool and Ray)
+    max_retries: int = Field(default=2, ge=0)      # a run whose worker died is retried from its checkpoint
+    slurm: SlurmOptions = SlurmOptions()
+
+
 class CombatOptions(_Strict):
     """Options of the embedded combat simulator for every combat scenario of the suite: compiled
     steps and its rule set (``sc2`` game rules, or ``smax`` to mirror JaxMARL's SMAX) with overrides."""
@@ -217,6 +241,7 @@ class Suite(_Strict):
     algorithms: list[str | AlgorithmEntry] = Field(min_length=1)
     scenarios: list[str | ScenarioEntry] = Field(min_length=1)
     reports: list[ReportTable] = Field(default_factory=list)
+    resources: Resources = Resources()
 
     _source: SourceMap | None = PrivateAttr(default=None)
 
@@ -274,6 +299,10 @@ class Suite(_Strict):
             if r.eval_set is not None and r.eval_set not in eval_sets:
                 raise FieldError(("reports", i, "eval_set"), f"unknown eval set {r.eval_set!r}; "
                                  + allowed_hint(r.eval_set, eval_sets))
+            rows = [a.row_name for a in self.algorithm_entries]
+            if r.compare_to is not None and r.rows == "algorithm" and r.compare_to not in rows:
+                raise FieldError(("reports", i, "compare_to"), f"compare_to {r.compare_to!r} is not a row of "
+                                 f"the table; " + allowed_hint(r.compare_to, rows))
         return self
 
     @property

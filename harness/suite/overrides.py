@@ -23,6 +23,9 @@ from harness.suite.source import SourceMap, read_yaml
 from harness.suite.validation import descend, model_in
 
 ENTRY_LISTS = ("algorithms", "scenarios")   # top-level lists whose items are named entries
+# keys that change how runs are executed, never what they compute: overriding them keeps the
+# suite's name, so its runs are the file's (a suite resumed with more CPUs or another Slurm partition)
+EXECUTION_KEYS = ("resources",)
 NAME_SUFFIX = "-set-"                       # an overridden suite is named <name>-set-<8 hex digits>
 _EXAMPLE = "e.g. --set seeds=2 or --set budget.env_steps=20000"
 
@@ -97,12 +100,14 @@ def parse_override(text: str) -> Override:
 
 def apply_overrides(data: dict, source: SourceMap, texts: Sequence[str]) -> tuple[dict, OverriddenSource]:
     """A copy of the suite ``data`` with the overrides ``texts`` applied in order (a later one wins),
-    renamed ``<name>-set-<hash of the overrides>`` unless one sets ``name``, and its source map."""
+    renamed ``<name>-set-<hash of the overrides>`` unless one sets ``name`` or all of them are
+    execution keys (EXECUTION_KEYS), and its source map."""
     overrides = [parse_override(t) for t in texts]
     out = copy.deepcopy(data)
     applied = tuple((_apply(out, o), o.text) for o in overrides)
-    if overrides and not any(o.key == ("name",) for o in overrides) and isinstance(out.get("name"), str):
-        out["name"] = out["name"] + NAME_SUFFIX + _digest(overrides)
+    renaming = [o for o in overrides if o.key[0] not in EXECUTION_KEYS]
+    if renaming and not any(o.key == ("name",) for o in overrides) and isinstance(out.get("name"), str):
+        out["name"] = out["name"] + NAME_SUFFIX + _digest(renaming)
     return out, OverriddenSource(source.file, source.lines, applied)
 
 
