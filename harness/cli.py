@@ -96,9 +96,14 @@ def cmd_list(args) -> int:
 
 
 def cmd_schema(args) -> int:
+    from harness.plugins import PluginError
     from harness.suite import suite_schema
 
-    text = json.dumps(suite_schema(), indent=2)
+    try:
+        text = json.dumps(suite_schema(), indent=2)
+    except PluginError as err:   # the schema lists plug-in names too: a broken one is named, not hidden
+        print(f"harness schema: {err}", file=sys.stderr)
+        return EXIT_USAGE
     if args.output:
         Path(args.output).write_text(text + "\n")
         print(f"wrote {args.output}")

@@ -154,6 +154,9 @@ def test_a_broken_entry_point_names_its_distribution_entry_point_and_exception(s
     path.write_text(EXAMPLE_SUITE.read_text())
     with pytest.raises(SuiteError, match=r"s\.yaml:\d+: algorithms: plug-in 'ghost' of distribution 'broken-plugin'"):
         load_suite(path)
+    # and the schema, which lists plug-in names too, names it instead of leaving it out
+    from harness.cli import main
+    assert main(["schema"]) == 2
 
 
 def test_a_plugin_that_raises_on_import_is_reported_with_the_exception(site):

@@ -94,3 +94,20 @@ def test_speed_test_is_welch_on_log_throughput():
     expected = sps.ttest_ind(np.log(cand), np.log(base) + np.log(0.9), equal_var=False, alternative="less").pvalue
     assert got.pvalue == pytest.approx(expected)
     assert got.ratio == pytest.approx(np.exp(np.log(cand).mean() - np.log(base).mean()))
+
+
+def test_exit_codes_tell_a_learning_regression_from_a_slowdown():
+    from harness.cli import EXIT_OK, EXIT_REGRESSION, EXIT_SLOWER, _gate_exit
+    from harness.regress import compare_values
+
+    same = [("vdn", "3m", "train", np.array([0.8, 0.9, 0.85]), np.array([0.8, 0.9, 0.85]))]
+    worse = [("vdn", "3m", "train", np.array([0.8, 0.9, 0.85]), np.array([0.1, 0.0, 0.05]))]
+    base = {f: np.array([1000.0, 1010, 990]) for f in SPEED_FIELDS}
+    fast = compare_speed([("vdn", "3m", base, base)])
+    slow = compare_speed([("vdn", "3m", base, {f: v / 2 for f, v in base.items()})])
+    assert slow.slowed and not fast.slowed
+    assert _gate_exit(compare_values(same, "final_win_rate"), fast) == EXIT_OK
+    assert _gate_exit(compare_values(same, "final_win_rate"), None) == EXIT_OK
+    assert _gate_exit(compare_values(same, "final_win_rate"), slow) == EXIT_SLOWER == 3
+    assert _gate_exit(compare_values(worse, "final_win_rate"), slow) == EXIT_REGRESSION == 1
+    assert _gate_exit(compare_values(worse, "final_win_rate"), fast) == EXIT_REGRESSION
