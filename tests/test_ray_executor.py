@@ -59,20 +59,22 @@ def cluster():
         ray.shutdown()
 
 
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    suite, specs = _specs(SMALL)
-    out = tmp_path_factory.mktemp("inline-small")
+def _inline_reference(tmp_path_factory, overrides: list[str], name: str):
+    """The shrunk quickstart run inline: (suite, specs, records) the Ray runs are compared with."""
+    suite, specs = _specs(overrides)
+    out = tmp_path_factory.mktemp(name)
     assert len(run_specs(specs, out, suite_name=suite.name, executor="inline").done) == len(specs)
     return suite, specs, _records(out, specs)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return _inline_reference(tmp_path_factory, SMALL, "inline-small")
 
 
 @pytest.fixture(scope="module")
 def long(tmp_path_factory):
-    suite, specs = _specs(LONG)
-    out = tmp_path_factory.mktemp("inline-long")
-    assert len(run_specs(specs, out, suite_name=suite.name, executor="inline").done) == len(specs)
-    return suite, specs, _records(out, specs)
+    return _inline_reference(tmp_path_factory, LONG, "inline-long")
 
 
 class _Tracker:
