@@ -49,7 +49,7 @@ def test_real_composition_validator_refuses_a_spec_on_a_fixed_map(tmp_path):
 
 def test_registered_value_based_algorithms_cannot_evaluate_on_larger_teams(tmp_path):
     path = _variant(tmp_path, '"4": {agents: 4}', '"6": {agents: 6}')
-    with pytest.raises(SuiteError, match=r":22: scenarios\[3\]\.eval\.6: algorithm 'iql' cannot evaluate"):
+    with pytest.raises(SuiteError, match=r":23: scenarios\[3\]\.eval\.6: algorithm 'iql' cannot evaluate"):
         expand(load_suite(path))
 
 

@@ -92,6 +92,11 @@ def validate_game_composition(game: MatrixGame, spec: CompositionSpec) -> None:
             raise ValueError(f"team {list(team)} is not a composition of {name!r}; allowed: {allowed}")
 
 
+def game_labels(game: MatrixGame, spec: CompositionSpec | None) -> list[str]:
+    """The label of every team ``spec`` draws (``AB``), as :meth:`MatrixEnv.compositions` writes them."""
+    return ["".join(t) for t in _teams(game, spec)]
+
+
 class MatrixEnv(BatchedEnv):
     """B independent copies of a one-step matrix game; each draws its composition per episode."""
 
@@ -196,7 +201,8 @@ def scenario_entry(game: MatrixGame) -> ScenarioEntry:
 
     return ScenarioEntry(name=game.name, family="matrix", factory=factory, episode_limit=1,
                          description=game.description,
-                         validate_composition=lambda name, spec: validate_game_composition(game, spec))
+                         validate_composition=lambda name, spec: validate_game_composition(game, spec),
+                         enumerate_compositions=lambda name, spec: game_labels(game, spec))
 
 
 def joint_actions(n_actions: int) -> list[tuple[int, int]]:
@@ -206,4 +212,5 @@ def joint_actions(n_actions: int) -> list[tuple[int, int]]:
 
 for _game in GAMES.values():
     register(ScenarioEntry(name=_game.name, family="matrix", factory=_factory, episode_limit=1,
-                           description=_game.description, validate_composition=validate_composition))
+                           description=_game.description, validate_composition=validate_composition,
+                           enumerate_compositions=lambda name, spec: game_labels(GAMES[name], spec)))

@@ -18,6 +18,8 @@ from harness.plugins import SCENARIOS_GROUP, PluginGroup
 EnvFactory = Callable[..., BatchedEnv]
 # validator(name, spec) raises ValueError with a message naming what is allowed
 CompositionValidator = Callable[[str, CompositionSpec], None]
+# enumerator(name, spec or None) -> the labels of every composition the spec can draw
+CompositionEnumerator = Callable[[str, "CompositionSpec | None"], Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class ScenarioEntry:
     # options), "entity_view" (whether steps build the entity view)
     accepts: frozenset[str] = frozenset()
     episode_limit: int | None = None  # agent steps per episode at most (suites check cadences against it)
+    # the labels (as ``BatchedEnv.compositions`` writes them) of every composition a spec can draw, so
+    # a suite can refuse evaluation sets that overlap the training set; None: the family cannot list them
+    enumerate_compositions: CompositionEnumerator | None = None
 
 
 _SCENARIOS: dict[str, ScenarioEntry] = {}
@@ -90,6 +95,15 @@ def validate_composition(name: str, spec: CompositionSpec) -> None:
     entry = scenario(name)
     if entry.validate_composition is not None:
         entry.validate_composition(name, spec)
+
+
+def compositions(name: str, spec: CompositionSpec | None) -> list[str] | None:
+    """The sorted labels of every composition ``spec`` (None: the scenario's default) can draw on
+    scenario ``name``, or None when its backend cannot enumerate them."""
+    entry = scenario(name)
+    if entry.enumerate_compositions is None:
+        return None
+    return sorted(set(entry.enumerate_compositions(name, spec)))
 
 
 def make(

@@ -101,13 +101,34 @@ def check_scenarios(suite: Suite) -> Iterator[Problem]:
                 f"{suite.training.n_envs * limit} env steps), so evaluations would be skipped; make it at least "
                 f"{suite.training.n_envs * limit} or lower training.n_envs")
         compositions = [(("train",), entry.train)] + [(("eval", k), c) for k, c in entry.eval.items()]
+        valid = True
         for sub, comp in compositions:
             if comp is None:
                 continue
             try:
                 scenario_registry.validate_composition(entry.name, comp.to_spec())
             except ValueError as err:
+                valid = False
                 yield ("scenarios", i, *sub), f"not a valid composition for {entry.name}: {err}"
+        if valid and not entry.allow_overlap:
+            yield from _overlaps(entry, i)
+
+
+def _overlaps(entry, i: int, shown: int = 8) -> Iterator[Problem]:
+    """Evaluation sets that share compositions with the training set, each named with the shared
+    compositions: a zero-shot split holds only unseen teams unless the scenario says ``allow_overlap``."""
+    train = scenario_registry.compositions(entry.name, entry.train.to_spec() if entry.train else None)
+    if train is None:
+        return
+    for name, comp in entry.eval.items():
+        shared = sorted(set(train) & set(scenario_registry.compositions(entry.name, comp.to_spec()) or ()))
+        if shared:
+            more = f" and {len(shared) - shown} more" if len(shared) > shown else ""
+            yield ("scenarios", i, "eval", name), (
+                f"eval set {name!r} shares {len(shared)} composition(s) with the training set: "
+                f"{', '.join(shared[:shown])}{more}; an evaluation set of a zero-shot split holds only "
+                "compositions the training set never draws: remove them, or set allow_overlap: true on "
+                f"scenario {entry.name!r} to evaluate on training compositions on purpose")
 
 
 def check_capabilities(suite: Suite) -> Iterator[Problem]:

@@ -184,6 +184,7 @@ class ScenarioEntry(_Strict):
     budget: Budget | None = None
     train: Composition | None = None
     eval: dict[str, Composition] = Field(default_factory=dict)
+    allow_overlap: bool = False       # eval sets may hold training compositions (not a zero-shot split)
 
     @field_validator("eval")
     @classmethod

@@ -10,7 +10,7 @@ from harness.envs.combat.env import SIMULATOR_VERSION, CombatEnv
 from harness.envs.combat.generators import Composition
 from harness.envs.combat.maps import MAPS, SETS
 from harness.envs.combat.mechanics import Rules
-from harness.envs.combat.scenarios import make_env, validate
+from harness.envs.combat.scenarios import composition_labels, make_env, validate
 from harness.envs.registry import ScenarioEntry, register
 
 __all__ = ["CombatEnv", "Composition", "Rules", "make_env", "MAPS", "SETS", "SIMULATOR_VERSION"]
@@ -35,9 +35,11 @@ def _factory(name, *, batch_size, device, seed, composition, cover, autoreset, o
 _ACCEPTS = frozenset({"options", "entity_view"})
 for _m in MAPS.values():
     register(ScenarioEntry(name=_m.name, family="combat", factory=_factory, validate_composition=validate,
-                           starcraft_map=True, accepts=_ACCEPTS, episode_limit=_m.episode_limit,
+                           enumerate_compositions=composition_labels, starcraft_map=True, accepts=_ACCEPTS,
+                           episode_limit=_m.episode_limit,
                            description=f"SMAC map {_m.name} ({_m.difficulty}), combat simulator"))
 for _s in SETS.values():
     register(ScenarioEntry(name=_s.name, family="combat", factory=_factory, validate_composition=validate,
-                           accepts=_ACCEPTS, episode_limit=_s.episode_limit,
+                           enumerate_compositions=composition_labels, accepts=_ACCEPTS,
+                           episode_limit=_s.episode_limit,
                            description=f"{_s.description} (combat simulator)"))

@@ -48,6 +48,11 @@ def validate(name: str, spec: CompositionSpec | None) -> None:
     build_generator(name, spec)
 
 
+def composition_labels(name: str, spec: CompositionSpec | None) -> list[str]:
+    """The label of every composition ``spec`` can draw on ``name`` (``3s2z_vs_3s2z``), as episodes record them."""
+    return [c.label for c in build_generator(name, spec).enumerate()]
+
+
 def build_generator(name: str, spec: CompositionSpec | None):
     """The composition generator for ``name`` narrowed by ``spec``."""
     scen = lookup(name)
