@@ -1,4 +1,4 @@
-"""The `harness` command: run, status, report, regress, validate, list, schema, render."""
+"""The `harness` command: run, evaluate, status, report, regress, validate, list, schema, render."""
 from __future__ import annotations
 
 import argparse
@@ -264,6 +264,106 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
+def _eval_sets(texts: list[str], suite) -> dict[str, dict[str, object]]:
+    """``--eval [SCENARIO:]NAME=SPEC`` texts as {scenario: {name: CompositionSpec}}, SPEC read as a YAML
+    composition (``{agents: 6}``, ``{teams: [[B, B]]}``); every problem exits 2 naming the text."""
+    import yaml
+    from pydantic import ValidationError
+
+    from harness.envs import registry as scenario_registry
+    from harness.suite.models import Composition
+
+    scenarios = [e.name for e in suite.scenario_entries]
+    out: dict[str, dict[str, object]] = {}
+
+    def fail(text: str, message: str) -> NoReturn:
+        print(f"--eval {text}: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+    for text in texts:
+        target, eq, body = text.partition("=")
+        if not eq or not target:
+            fail(text, "expected [SCENARIO:]NAME=SPEC, e.g. 8={agents: 8} or SZ:8={agents: 8}")
+        scenario, colon, name = target.rpartition(":")
+        if colon and scenario not in scenarios:
+            fail(text, f"scenario {scenario!r} is not in suite {suite.name!r}; its scenarios: {', '.join(scenarios)}")
+        try:
+            data = yaml.safe_load(body)
+            composition = Composition.model_validate(data).to_spec()
+        except (yaml.YAMLError, ValidationError, ValueError) as err:
+            detail = "; ".join(e["msg"] for e in err.errors()) if isinstance(err, ValidationError) else str(err)
+            fail(text, f"SPEC must be a composition mapping (agents, enemies, units, weights or teams): {detail}")
+        for entry in suite.scenario_entries:
+            if colon and entry.name != scenario:
+                continue
+            if name == "train" or name in entry.eval:
+                fail(text, f"{entry.name!r} already has an evaluation set {name!r}; give the new set another name")
+            try:
+                scenario_registry.validate_composition(entry.name, composition)
+            except ValueError as err:
+                fail(text, f"not a valid composition for {entry.name}: {err}")
+            out.setdefault(entry.name, {})[name] = composition
+    return out
+
+
+def _overlap_problem(scenario: str, train, name: str, composition) -> str | None:
+    from harness.envs import registry as scenario_registry
+
+    seen = set(scenario_registry.compositions(scenario, train) or ())
+    shared = sorted(seen & set(scenario_registry.compositions(scenario, composition) or ()))
+    if not shared:
+        return None
+    return (f"eval set {name!r} shares {len(shared)} composition(s) with the training set of {scenario!r}: "
+            f"{', '.join(shared[:8])}{' and more' if len(shared) > 8 else ''}; pass --allow-overlap to "
+            "evaluate on training compositions on purpose")
+
+
+def cmd_evaluate(args) -> int:
+    from harness.runner.posthoc import evaluate_run
+    from harness.tracking import Tracker
+    from harness.store import RunFiles
+
+    suite, specs, h = _load(args)
+    out = _out_dir(args, suite)
+    sets = _eval_sets(args.eval, suite)
+    if not args.allow_overlap:
+        for entry in suite.scenario_entries:
+            train = entry.train.to_spec() if entry.train else None
+            for name, composition in sets.get(entry.name, {}).items():
+                if (problem := _overlap_problem(entry.name, train, name, composition)) is not None:
+                    text = next((t for t in args.eval if t.partition("=")[0].rpartition(":")[2] == name), name)
+                    print(f"--eval {text}: {problem}", file=sys.stderr)
+                    raise SystemExit(EXIT_USAGE)
+    tracker = None
+    if not args.no_tracking and (out / "manifest.json").exists():
+        prov = json.loads((out / "manifest.json").read_text())["provenance"]
+        tracker = Tracker(out, suite.name, args.tracking_uri, prov)
+    counts: dict[str, int] = {}
+    for spec in specs:
+        if spec.scenario not in sets:
+            continue
+        try:
+            outcome = evaluate_run(spec, out, sets[spec.scenario], episodes=args.episodes, device=args.device)
+        except ValueError as err:
+            print(f"{spec.label}: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        if outcome.status == "evaluated":
+            pooled = {r["eval_set"]: r["win_rate"] for r in outcome.summary if r["composition"] == "all"}
+            print(f"{spec.label}: step {outcome.step}: " + ", ".join(f"{k} win_rate={v:.3f}" for k, v in pooled.items()))
+            if tracker is not None:
+                tracker.log_posthoc(RunFiles.for_spec(out, spec), list(outcome.summary))
+        elif outcome.status == "skipped":
+            print(f"{spec.label}: skipped ({outcome.reason})")
+    print(f"{suite.name}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + f"; results in {out}")
+    if not counts.get("evaluated") and not counts.get("up to date"):
+        print("no finished run to evaluate: run the suite first (harness run SUITE)", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.no_report:
+        return _report(args, suite, specs, h, force=True)
+    return EXIT_OK
+
+
 def cmd_regress(args) -> int:
     from harness.analysis.frame import load_frame, load_runs
     from harness.analysis.metrics import per_run_metrics
@@ -418,6 +518,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp = suite_cmd("report", "regenerate tables and plots from the recorded runs (runs nothing)", smoke=True)
     sp.add_argument("--report-dir", help="report folder (default reports/<suite>)")
     sp.set_defaults(func=cmd_report)
+    sp = suite_cmd("evaluate", "evaluate the finished runs' final checkpoints on new evaluation sets "
+                               "(no training), then update the report", smoke=True)
+    sp.add_argument("--eval", action="append", required=True, metavar="[SCENARIO:]NAME=SPEC",
+                    help="a new evaluation set, SPEC a YAML composition: '8={agents: 8}', "
+                         "'mipi_matrix:AA={teams: [[A, A]]}' (repeatable; without SCENARIO: every scenario)")
+    sp.add_argument("--episodes", type=int, help="episodes per set (default: the suite's evaluation.episodes)")
+    sp.add_argument("--device", help="device to evaluate on (default: the runs' own)")
+    sp.add_argument("--allow-overlap", action="store_true", help="allow sets that share training compositions")
+    sp.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite in the run folder)")
+    sp.add_argument("--no-tracking", action="store_true", help="do not log the results to MLflow")
+    sp.add_argument("--no-report", action="store_true", help="do not regenerate the report")
+    sp.add_argument("--report-dir", help="report folder (default reports/<suite>)")
+    sp.set_defaults(func=cmd_evaluate)
     sp = suite_cmd("regress", "compare fresh results with a recorded baseline (exit 1 on a learning "
                              "regression, 3 on a slowdown alone)")
     sp.add_argument("--baseline", help="baseline JSON file (not with --against)")

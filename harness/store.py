@@ -43,6 +43,10 @@ class RunFiles:
     episodes_path = property(lambda self: self.root / "episodes.jsonl")
     evals_path = property(lambda self: self.root / "evals.jsonl")
     train_path = property(lambda self: self.root / "train.jsonl")
+    # `harness evaluate`: evaluation sets added to a finished run, from its final checkpoint
+    posthoc_path = property(lambda self: self.root / "posthoc.json")
+    posthoc_episodes_path = property(lambda self: self.root / "posthoc_episodes.jsonl")
+    posthoc_evals_path = property(lambda self: self.root / "posthoc_evals.jsonl")
 
     def create(self, spec: RunSpec) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -97,6 +101,14 @@ class RunFiles:
                 f.write(json.dumps(row) + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+    def posthoc(self) -> dict[str, dict]:
+        """The evaluation sets `harness evaluate` added: name -> {definition, step}."""
+        return json.loads(self.posthoc_path.read_text()) if self.posthoc_path.exists() else {}
+
+    def write_json(self, path: Path, data: Any) -> None:
+        """Write ``data`` as JSON atomically (a temporary file renamed over ``path``)."""
+        _atomic_write(path, json.dumps(data, indent=1, sort_keys=True))
 
     def rewrite(self, path: Path, rows: Iterable[dict]) -> None:
         _atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))

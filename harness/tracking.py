@@ -118,6 +118,22 @@ class Tracker:
             self.client.log_batch(mid, metrics=metrics[i:i + 500])
         self._logged_step[spec.run_id] = step
 
+    def log_posthoc(self, files: RunFiles, summary: list[dict]) -> None:
+        """Log what `harness evaluate` added to a finished run: ``<eval_set>/<metric>`` (composition
+        "all") at the checkpoint's step, and the run's post-hoc files as artifacts."""
+        from mlflow.entities import Metric
+
+        mid = self.mlflow_run_id(files.spec())
+        now = int(time.time() * 1000)
+        metrics = [Metric(f"{row['eval_set']}/{key}", float(row[key]), now, int(row["step"]))
+                   for row in summary if row["composition"] == "all"
+                   for key in ("win_rate", "return_mean", "episode_length")]
+        for i in range(0, len(metrics), 500):
+            self.client.log_batch(mid, metrics=metrics[i:i + 500])
+        for path in (files.posthoc_path, files.posthoc_episodes_path, files.posthoc_evals_path):
+            if path.exists():
+                self.client.log_artifact(mid, str(path))
+
     def sync(self, files: RunFiles) -> None:
         """Bring a run's MLflow record up to date with its files (evaluations, status, artifacts)."""
         spec = files.spec()

@@ -108,7 +108,7 @@ def test_algorithms_with_the_right_action_kind_pass(tmp_path, probes):
     assert expand(load_suite(_suite(tmp_path, ["both_probe"], ["climbing", "3m"])))
 
 
-@pytest.mark.parametrize("scenario", ["climbing", "mipi_matrix"])
+@pytest.mark.parametrize("scenario", ["climbing", "iac_matrix"])
 def test_an_entity_algorithm_is_refused_without_an_entity_view(tmp_path, probes, scenario):
     message = _refusal(tmp_path, ["entity_probe"], [scenario])
     assert (f"algorithm 'entity_probe' cannot run scenario {scenario!r} (it has no entity view): entity_probe "
@@ -118,6 +118,7 @@ def test_an_entity_algorithm_is_refused_without_an_entity_view(tmp_path, probes,
 
 def test_an_entity_algorithm_passes_on_combat_but_not_through_the_smac_adapter(tmp_path, probes):
     assert expand(load_suite(_suite(tmp_path, ["entity_probe"], ["3m"])))
+    assert expand(load_suite(_suite(tmp_path, ["entity_probe"], ["mipi_matrix"])))   # its typed game has one
     message = _refusal(tmp_path, ["iql", "entity_probe"], ["3m"], backend="smac")
     assert ("scenarios[0]: algorithm 'entity_probe' cannot run scenario '3m' on backend 'smac', whose StarCraft II "
             "adapter has no entity view: entity_probe has capabilities.needs_entities; allowed: backend: combat "

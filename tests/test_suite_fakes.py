@@ -52,11 +52,20 @@ def _agents_between(lo: int, hi: int):
     return validate
 
 
+def _team_sizes(lo: int, hi: int):
+    """A composition per team size (``3x``), for the overlap check."""
+    def enumerate_(name, spec):
+        a, b = spec.agents if spec is not None and spec.agents is not None else (lo, hi)
+        return [f"{n}x" for n in range(a, b + 1)]
+    return enumerate_
+
+
 def _scenario(name: str, family: str, lo: int, hi: int, starcraft_map: bool) -> scenario_registry.ScenarioEntry:
     def factory(*args, **kwargs):
         raise AssertionError("suite tests never build environments")
     return scenario_registry.ScenarioEntry(name=name, family=family, factory=factory,
                                            validate_composition=_agents_between(lo, hi),
+                                           enumerate_compositions=_team_sizes(lo, hi),
                                            starcraft_map=starcraft_map)
 
 

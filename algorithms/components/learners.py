@@ -122,12 +122,15 @@ class TDLearner:
 
     Without a mixer every agent learns its own utility from the team reward (independent Q-learning).
     ``extra`` networks (a central critic, a joint Q) train with the same optimiser and get target
-    copies; ``loss`` is the objective's module (:class:`TDLoss` or a subclass).
+    copies, except those named in ``own_optimiser``: the TD loss reads them (so a run group calls them
+    with each run's parameters) but their own losses train them (MIPI's marginal policy);
+    ``loss`` is the objective's module (:class:`TDLoss` or a subclass).
     """
 
     def __init__(self, controller: AgentController, mixer: nn.Module | None, settings: TDSettings,
                  extra: dict[str, nn.Module] | None = None,
-                 loss: Callable[["TDLearner"], TDLoss] = TDLoss) -> None:
+                 loss: Callable[["TDLearner"], TDLoss] = TDLoss,
+                 own_optimiser: frozenset[str] = frozenset()) -> None:
         self.controller, self.mixer, self.s = controller, mixer, settings
         self.online: dict[str, nn.Module] = {"controller": controller}
         if mixer is not None:
@@ -137,7 +140,7 @@ class TDLearner:
         self.target = {name: copy.deepcopy(net).requires_grad_(False) for name, net in self.online.items()}
         self.target_controller, self.target_mixer = self.target["controller"], self.target.get("mixer")
         self.loss = loss(self)
-        self.params = [p for net in self.online.values() for p in net.parameters()]
+        self.params = [p for name, net in self.online.items() if name not in own_optimiser for p in net.parameters()]
         if settings.optimizer == "adam":
             self.optimiser = torch.optim.Adam(self.params, lr=settings.lr, eps=settings.optim_eps)
         else:

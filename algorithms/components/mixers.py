@@ -178,6 +178,25 @@ class QTRANJoint(nn.Module):
         return q, self.V(x.state).squeeze(-1)                                      # [B, T], [B, T]
 
 
+def entity_rows(x: MixerInput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """An entity mixer's inputs flattened over steps: entities ``[BT, E, d]``, what each agent's
+    hyper-row attends to ``[BT, A, E]`` and which agents' rows exist ``[BT, A]``."""
+    B, T, A, E = x.attend.shape
+    return (x.entities.reshape(B * T, E, -1), x.attend.reshape(B * T, A, E),
+            x.agent_mask[..., :A].reshape(B * T, A))
+
+
+def utility_rows(hyper: nn.Module, x: MixerInput, ent: torch.Tensor, attend: torch.Tensor,
+                 rows: torch.Tensor) -> torch.Tensor:
+    """A hyper-network's row for each utility mixed ``[BT, Aq, out]``: one per agent, or, with 2A
+    imagined utilities (REFIL), agent i's in-group row (attending within its group) then its
+    out-group row (across it)."""
+    if x.agent_qs.shape[-1] == attend.shape[1]:
+        return hyper(ent, attend, rows)
+    groups = x.attend_imagined.reshape(attend.shape[0], 2, *attend.shape[1:])
+    return torch.cat([hyper(ent, groups[:, 0], rows), hyper(ent, groups[:, 1], rows)], dim=1)
+
+
 class EntityQMixer(nn.Module):
     """Attention QMIX's mixer (REFIL's "flex" QMIX): QMIX's monotonic mix whose weights come from
     attention hyper-networks over the entity state, one row per agent, so it mixes any number of agents.
@@ -200,19 +219,33 @@ class EntityQMixer(nn.Module):
 
     def forward(self, x: MixerInput) -> torch.Tensor:
         B, T, Aq = x.agent_qs.shape
-        A, E = x.attend.shape[2], x.attend.shape[3]
-        ent = x.entities.reshape(B * T, E, -1)                                    # [BT, E, d]
-        attend = x.attend.reshape(B * T, A, E)                                    # [BT, A, E]
-        rows = x.agent_mask[..., :A].reshape(B * T, A)                            # [BT, A]
-        if Aq == A:
-            w1 = self.hyper_w1(ent, attend, rows)                                 # [BT, A, embed]
-        else:
-            groups = x.attend_imagined.reshape(B * T, 2, A, E)
-            w1 = torch.cat([self.hyper_w1(ent, groups[:, 0], rows), self.hyper_w1(ent, groups[:, 1], rows)], dim=1)
-        w1 = self._positive(w1)                                                   # [BT, Aq, embed]
+        ent, attend, rows = entity_rows(x)
+        w1 = self._positive(utility_rows(self.hyper_w1, x, ent, attend, rows))     # [BT, Aq, embed]
         b1 = self.hyper_b1(ent, attend, rows).mean(dim=1, keepdim=True)           # [BT, 1, embed]
         w_final = self._positive(self.hyper_w_final(ent, attend, rows).mean(dim=1))   # [BT, embed]
         v = self.hyper_v(ent, attend, rows).mean(dim=(1, 2))                      # [BT]
         qs = (x.agent_qs * x.agent_mask).reshape(B * T, 1, Aq)                    # [BT, 1, Aq]
         hidden = F.elu(torch.bmm(qs, w1) + b1)                                    # [BT, 1, embed]
         return ((hidden.squeeze(1) * w_final).sum(dim=-1) + v).view(B, T)         # [B, T]
+
+
+class EntityLinearMixer(nn.Module):
+    """MIPI's mixer: Q_jt = Σ_i w_i(s) Q_i + b(s) with w_i ≥ 0 (|·|), linear in the utilities (no
+    non-linearity), the weights and bias from attention hyper-networks over the entity state (one row
+    per agent, as :class:`EntityQMixer`), so it mixes any number of agents. Being linear, the mix of
+    each agent's expected utility E_π[Q_i] is the expected Q_jt under the product policy. With 2A
+    utilities (imagined in- and out-group ones) agent i's two weight rows attend within its group and
+    across it."""
+
+    def __init__(self, entity_input_dim: int, hypernet_embed: int = 128, heads: int = 4) -> None:
+        super().__init__()
+        self.hyper_w = AttentionHyperNet(entity_input_dim, 1, hypernet_embed, heads)
+        self.hyper_b = AttentionHyperNet(entity_input_dim, 1, hypernet_embed, heads)
+
+    def forward(self, x: MixerInput) -> torch.Tensor:
+        B, T, Aq = x.agent_qs.shape
+        ent, attend, rows = entity_rows(x)
+        w = utility_rows(self.hyper_w, x, ent, attend, rows)                      # [BT, Aq, 1]
+        b = self.hyper_b(ent, attend, rows).sum(dim=(1, 2)) / rows.sum(dim=1).clamp(min=1.0)   # [BT]
+        qs = (x.agent_qs * x.agent_mask).reshape(B * T, Aq)                       # [BT, Aq]
+        return ((w.abs().squeeze(-1) * qs).sum(dim=-1) + b).view(B, T)           # [B, T]

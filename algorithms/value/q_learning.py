@@ -59,6 +59,7 @@ class ValueBased(Algorithm):
 
     config_cls: ClassVar[type[AlgorithmConfig]] = QLearningConfig
     capabilities: ClassVar[Capabilities] = Capabilities(discrete_actions=True, needs_state=True)
+    own_optimiser: ClassVar[frozenset[str]] = frozenset()  # extra networks the TD optimiser leaves alone
 
     def build_controller(self, info: EnvInfo, config: Any) -> nn.Module:
         """The agents: PyMARL's recurrent agents on observations (entity algorithms: on the entity view)."""
@@ -97,7 +98,7 @@ class ValueBased(Algorithm):
             target_update_interval=config.target_update_interval, time_limit=protocol.time_limit,
             mixer_steps=info.episode_limit),
             extra={name: net.to(device) for name, net in self.build_extra(info, config).items()},
-            loss=self.build_loss(config))
+            loss=self.build_loss(config), own_optimiser=self.own_optimiser)
         buffer_device = device if config.buffer_device == "same" else torch.device(config.buffer_device)
         self.replay = EpisodeReplay(config.buffer_size, info.episode_limit, buffer_device,
                                     stored_dtypes={"actions": index_dtype(info.n_actions)})

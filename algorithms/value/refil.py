@@ -66,9 +66,13 @@ class REFILLoss(TDLoss):
     def forward(self, data: dict[str, torch.Tensor], groups: torch.Tensor):
         return self.imagined_objective(EpisodeBatch(**data), groups)
 
+    def td_terms(self, batch: EpisodeBatch):
+        """The real Q_tot, its target y and the step mask (the learner's; MIPI's soft target overrides it)."""
+        return self.learner[0].td_terms(batch)
+
     def imagined_objective(self, batch: EpisodeBatch, groups: torch.Tensor):
         learner, controller = self.learner[0], self.online["controller"]
-        chosen_tot, y, mask, agent_q, _ = learner.td_terms(batch)                  # real Q_tot and y [B, T]
+        chosen_tot, y, mask, agent_q, _ = self.td_terms(batch)                     # real Q_tot and y [B, T]
         agents, mixer_rows = imagined_masks(groups, batch)                         # [B, T+1, 2, A, E] each
         actions = batch.actions.long()                                             # [B, T, A]
         q_in = take(controller.unroll(batch, agents[:, :, 0])[:, :-1], actions)    # [B, T, A]

@@ -61,7 +61,7 @@ def load_frame(out_dir: Path, run_ids: list[str] | None = None) -> pd.DataFrame:
         if not files.spec_path.exists():
             continue
         spec, status = files.spec(), files.status().get("status", PENDING)
-        for ev in RunFiles.read_jsonl(files.evals_path):
+        for ev in RunFiles.read_jsonl(files.evals_path) + RunFiles.read_jsonl(files.posthoc_evals_path):
             for metric in METRICS:
                 rows.append((spec.suite, spec.row_name, spec.scenario, ev["eval_set"], ev["composition"],
                              spec.seed, ev["step"], metric, float(ev[metric]), rid, status))
@@ -72,7 +72,7 @@ def load_episodes(out_dir: Path, run_ids: list[str] | None = None) -> pd.DataFra
     """Every recorded evaluation episode (won, return, length, composition) with its run's keys."""
     frames = []
     for rid, files in _run_files(out_dir, run_ids):
-        recs = RunFiles.read_jsonl(files.episodes_path)
+        recs = RunFiles.read_jsonl(files.episodes_path) + RunFiles.read_jsonl(files.posthoc_episodes_path)
         if recs and files.spec_path.exists():
             spec = files.spec()
             df = pd.DataFrame(recs)

@@ -57,6 +57,9 @@ class EnvInfo:
     action_low: float = -1.0     # lower bound of each continuous action component
     action_high: float = 1.0     # upper bound of each continuous action component
     has_state: bool = True       # the env provides a global state
+    # which features of an agent's own entity are team-unrelated (MIPI's s_i^+: what a marginal
+    # policy may read); None: all of them
+    own_features: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.continuous_actions and self.action_dim < 1:

@@ -18,6 +18,13 @@
 matrix game is the fraction of episodes that reach the optimum. Observations: each agent sees its own
 type and its teammate's type one-hot (mipi_matrix) or a constant 1 (the single-composition games);
 the state is the same vector as agent 0's observation.
+
+Typed games also have an entity view (entity algorithms, MIPI): the two agents are the entities, each
+with its seat (first or second player, one-hot) and its type (one-hot), and each agent sees both. An
+agent's team-unrelated information (MIPI's s_i^+, ``EnvInfo.own_features``) is its seat; the types are
+the team composition, the information MIPI's mutual-information term regularises. Counting an agent's
+own type as team-unrelated would make that term vanish on every training state: in (A,B) and (B,A) an
+agent's own type fixes its teammate's.
 """
 from __future__ import annotations
 
@@ -109,8 +116,9 @@ class MatrixEnv(BatchedEnv):
         self.teams = _teams(game, composition)
         n_types = len(game.types)
         obs_dim = 2 * n_types if game.typed else 1
+        entity = {"n_entities": 2, "entity_dim": 2 + n_types, "own_features": (0, 1)} if game.typed else {}
         self.info = EnvInfo(n_agents=2, n_actions=game.n_actions, obs_dim=obs_dim, state_dim=obs_dim,
-                            episode_limit=1, simulator=VERSION)
+                            episode_limit=1, simulator=VERSION, **entity)
         # [n_teams, n_actions, n_actions] payoff of each team composition
         self._payoff = torch.tensor([game.payoffs[t] for t in self.teams], dtype=torch.float32, device=device)
         self._best = self._payoff.flatten(1).max(dim=1).values  # [n_teams]
@@ -135,11 +143,17 @@ class MatrixEnv(BatchedEnv):
         else:
             obs = torch.ones(B, A, 1, device=self.device)                          # [B, 2, 1]
         avail = torch.ones(B, A, self.game.n_actions, dtype=torch.bool, device=self.device)
+        view = {}
+        if self.game.typed:
+            seats = torch.eye(A, device=self.device).expand(B, A, A)               # [B, 2, 2]
+            view = {"entities": torch.cat([seats, onehot], dim=-1),                 # [B, 2, 2 + n]
+                    "entity_mask": torch.ones(B, A, dtype=torch.bool, device=self.device),
+                    "obs_mask": torch.ones(B, A, A, dtype=torch.bool, device=self.device)}
         return EnvStep(
             obs=obs, state=obs[:, 0].clone(), avail_actions=avail,
             agent_mask=torch.ones(B, A, dtype=torch.bool, device=self.device),
             reward=reward, terminated=terminated,
-            truncated=torch.zeros(B, dtype=torch.bool, device=self.device), battle_won=won,
+            truncated=torch.zeros(B, dtype=torch.bool, device=self.device), battle_won=won, **view,
         )
 
     def reset(self, seed: int | None = None) -> EnvStep:
