@@ -13,6 +13,7 @@ import pandas as pd
 
 from harness.analysis.metrics import PER_RUN_COLUMNS, per_run_metrics
 from harness.reports import plots, render
+from harness.reports.generalisation import generalisation_section
 from harness.reports.methods import AnalysisSettings, methods_statement
 from harness.reports.provenance import Provenance
 from harness.reports.references import DEFAULT_PATH
@@ -82,8 +83,13 @@ def build_report(frame: pd.DataFrame, runs: pd.DataFrame | None, suite: Suite, o
     figures = plots.all_plots(frame, per_run, out_dir / "figures", reps=curve_reps, seed=settings.seed)
     figure_links = [str(p.relative_to(out_dir)) for p in figures if p.suffix == ".png"]
     methods = methods_statement(settings, n_seeds, specs[0].alpha, suite)
-    for name, text in (("report.md", render.document_markdown(tables, methods, prov, figure_links)),
-                       ("report.html", render.document_html(tables, methods, prov, figure_links))):
+    section, section_paths = generalisation_section(per_run, out_dir, reps=min(reps, 10_000),
+                                                    confidence=settings.confidence, seed=settings.seed)
+    if section:
+        (out_dir / "generalisation.md").write_text(section + "\n", encoding="utf-8")
+        paths += [out_dir / "generalisation.md", *section_paths]
+    for name, text in (("report.md", render.document_markdown(tables, methods, prov, figure_links, section)),
+                       ("report.html", render.document_html(tables, methods, prov, figure_links, section))):
         (out_dir / name).write_text(text, encoding="utf-8")
         paths.append(out_dir / name)
     markdown = "\n".join(render.table_markdown(t) for t in tables)

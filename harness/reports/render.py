@@ -102,10 +102,13 @@ def table_markdown(model: TableModel) -> str:
 
 
 def document_markdown(tables: list[TableModel], methods: list[str], provenance: Provenance,
-                      figures: list[str] = ()) -> str:
-    """A Markdown document: tables, figures, methods, provenance."""
+                      figures: list[str] = (), section: str = "") -> str:
+    """A Markdown document: tables, a further section (the generalisation analysis), figures, methods,
+    provenance."""
     parts = [f"# Report: {tables[0].suite if tables else ''}", ""]
     parts += [table_markdown(t) for t in tables]
+    if section:
+        parts += [section, ""]
     if figures:
         parts += ["## Figures", ""] + [f"![{f}]({f})" for f in figures] + [""]
     parts += ["## Methods", ""] + [f"- {markdown_escape(p)}" for p in methods] + [""]
@@ -272,8 +275,9 @@ def table_html_fragment(model: TableModel) -> str:
 
 
 def document_html(tables: list[TableModel], methods: list[str], provenance: Provenance,
-                  figures: list[str] = ()) -> str:
-    """A standalone HTML page: tables, figures, methods, provenance."""
+                  figures: list[str] = (), section: str = "") -> str:
+    """A standalone HTML page: tables, a further section (its Markdown shown as text), figures, methods,
+    provenance."""
     title = f"Report: {tables[0].suite}" if tables else "Report"
     out = ["<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\">", f"<title>{html_escape(title)}</title>",
            "<style>body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse;"
@@ -281,6 +285,8 @@ def document_html(tables: list[TableModel], methods: list[str], provenance: Prov
            "caption{caption-side:top;text-align:left;font-size:.9em}</style>",
            "</head><body>", f"<h1>{html_escape(title)}</h1>"]
     out += [table_html_fragment(t) for t in tables]
+    if section:
+        out += ["<section><pre>", html_escape(section), "</pre></section>"]
     if figures:
         out += ["<section><h2>Figures</h2>"] + [f"<img src=\"{html_escape(f)}\" alt=\"{html_escape(f)}\" "
                                                  f"style=\"max-width:100%\">" for f in figures] + ["</section>"]
