@@ -33,6 +33,7 @@ def _load() -> None:
     import algorithms.value.refil  # noqa: F401
     import algorithms.value.opt  # noqa: F401
     import algorithms.value.mipi  # noqa: F401
+    import algorithms.value.collaq  # noqa: F401
     import algorithms.actor_critic.mappo  # noqa: F401
     import algorithms.continuous.maddpg  # noqa: F401
     _PLUGINS.load(_ALGORITHMS, plugin_problem)

@@ -29,6 +29,8 @@ CASES = {
                                            "attn_embed_dim": 32, "hypernet_embed": 32}, 480, 4, 240),
     "mipi-3m": ("mipi", "3m", {"batch_size": 4, "buffer_size": 64, "target_update_interval": 20,
                                "attn_embed_dim": 32, "hypernet_embed": 32, "ba_iterations": 2}, 480, 4, 240),
+    "collaq-3m": ("collaq", "3m", {"batch_size": 4, "buffer_size": 64, "target_update_interval": 20,
+                                   "attn_embed_dim": 32, "hypernet_embed": 32}, 480, 4, 240),
     "opt-3m": ("opt", "3m", {"batch_size": 4, "buffer_size": 64, "target_update_interval": 20,
                              "opt_dim": 16, "mixer_opt_dim": 16}, 480, 4, 240),
     "mappo-3m": ("mappo", "3m", {"horizon": 40, "epochs": 2}, 960, 4, 480),
@@ -38,7 +40,7 @@ CASES = {
 
 # the costlier learners train as a group of two seeds (still one stacked model; keeps the default
 # test run within its time)
-PAIRS = {"qplex-3m", "qtran-3m", "cw_qmix-3m", "refil_qmix-3m", "opt-3m", "mipi-3m"}
+PAIRS = {"qplex-3m", "qtran-3m", "cw_qmix-3m", "refil_qmix-3m", "opt-3m", "mipi-3m", "collaq-3m"}
 
 
 def _specs(case: str, seeds=(0, 1, 2), **kw) -> list[RunSpec]:

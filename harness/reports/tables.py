@@ -314,7 +314,7 @@ def _attach_references(model: TableModel, path: Path) -> None:
         if not cell.applicable or alg is None or scen is None:
             skipped += cell.applicable
             continue
-        number = published.find(ref.algorithms.get(alg, alg), scen, ev)
+        number = published.find(ref.algorithms.get(alg, alg), ref.scenarios.get(scen, scen), ev)
         if number is None:
             continue
         per_seed = cell.per_seed

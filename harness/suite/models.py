@@ -204,6 +204,8 @@ class Reference(_Strict):
     # the paper's row name of our algorithms where it is not theirs folded (OPT's Table 2 calls
     # attention QMIX "QMIX"): {attn_qmix: QMIX}
     algorithms: dict[str, str] = Field(default_factory=dict)
+    # likewise the paper's name of our scenarios where it differs (MIPI's MMM is our MMM-set)
+    scenarios: dict[str, str] = Field(default_factory=dict)
     # equivalence margin δ of the TOST against each published number (ours within ±δ of theirs);
     # default 0.1 for win-rate metrics, none (equivalence not tested) for returns and lengths
     margin: float | None = Field(default=None, gt=0)
