@@ -307,10 +307,9 @@ def _eval_sets(texts: list[str], suite) -> dict[str, dict[str, object]]:
 
 
 def _overlap_problem(scenario: str, train, name: str, composition) -> str | None:
-    from harness.envs import registry as scenario_registry
+    from harness.suite.checks import shared_compositions
 
-    seen = set(scenario_registry.compositions(scenario, train) or ())
-    shared = sorted(seen & set(scenario_registry.compositions(scenario, composition) or ()))
+    shared = shared_compositions(scenario, train, composition)
     if not shared:
         return None
     return (f"eval set {name!r} shares {len(shared)} composition(s) with the training set of {scenario!r}: "

@@ -114,6 +114,12 @@ def check_scenarios(suite: Suite) -> Iterator[Problem]:
             yield from _overlaps(entry, i)
 
 
+def shared_compositions(scenario: str, train, composition) -> list[str]:
+    """The sorted labels of the compositions both specs draw on ``scenario`` (none if it cannot list them)."""
+    seen = set(scenario_registry.compositions(scenario, train) or ())
+    return sorted(seen & set(scenario_registry.compositions(scenario, composition) or ()))
+
+
 def _overlaps(entry, i: int, shown: int = 8) -> Iterator[Problem]:
     """Evaluation sets that share compositions with the training set, each named with the shared
     compositions: a zero-shot split holds only unseen teams unless the scenario says ``allow_overlap``."""
@@ -121,7 +127,7 @@ def _overlaps(entry, i: int, shown: int = 8) -> Iterator[Problem]:
     if train is None:
         return
     for name, comp in entry.eval.items():
-        shared = sorted(set(train) & set(scenario_registry.compositions(entry.name, comp.to_spec()) or ()))
+        shared = shared_compositions(entry.name, entry.train.to_spec() if entry.train else None, comp.to_spec())
         if shared:
             more = f" and {len(shared) - shown} more" if len(shared) > shown else ""
             yield ("scenarios", i, "eval", name), (
