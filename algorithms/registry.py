@@ -35,6 +35,7 @@ def _load() -> None:
     import algorithms.value.mipi  # noqa: F401
     import algorithms.value.collaq  # noqa: F401
     import algorithms.actor_critic.mappo  # noqa: F401
+    import algorithms.actor_critic.attention_mappo  # noqa: F401
     import algorithms.continuous.maddpg  # noqa: F401
     _PLUGINS.load(_ALGORITHMS, plugin_problem)
 

@@ -34,13 +34,14 @@ CASES = {
     "opt-3m": ("opt", "3m", {"batch_size": 4, "buffer_size": 64, "target_update_interval": 20,
                              "opt_dim": 16, "mixer_opt_dim": 16}, 480, 4, 240),
     "mappo-3m": ("mappo", "3m", {"horizon": 40, "epochs": 2}, 960, 4, 480),
+    "attn_mappo-3m": ("attn_mappo", "3m", {"horizon": 40, "epochs": 2, "attn_embed_dim": 32}, 960, 4, 480),
     "maddpg-simple-world": ("maddpg", "simple_world", {"batch_size": 32, "warmup": 32}, 600, 8, 200),
     "maddpg-climbing": ("maddpg", "climbing", {"batch_size": 32, "warmup": 32}, 600, 8, 200),
 }
 
 # the costlier learners train as a group of two seeds (still one stacked model; keeps the default
 # test run within its time)
-PAIRS = {"qplex-3m", "qtran-3m", "cw_qmix-3m", "refil_qmix-3m", "opt-3m", "mipi-3m", "collaq-3m"}
+PAIRS = {"qplex-3m", "qtran-3m", "cw_qmix-3m", "refil_qmix-3m", "opt-3m", "mipi-3m", "collaq-3m", "attn_mappo-3m"}
 
 
 def _specs(case: str, seeds=(0, 1, 2), **kw) -> list[RunSpec]:

@@ -14,7 +14,7 @@ from harness.envs import registry as scenario_registry
 from harness.spec import RunSpec
 from harness.suite import expand, load_suite
 from harness.suite.checks import registry_problems
-from harness.suite.smoke import SMOKE_BATCH_EPISODES, SMOKE_ENV_STEPS, SMOKE_EVAL_EPISODES, SMOKE_MIN_UPDATES, smoke
+from harness.suite.smoke import SMOKE_BATCH_EPISODES, SMOKE_EPOCHS, SMOKE_ENV_STEPS, SMOKE_EVAL_EPISODES, SMOKE_MIN_UPDATES, smoke
 
 ROOT = Path(__file__).resolve().parents[1]
 OPT = ROOT / "suites" / "papers" / "opt-table1.yaml"
@@ -112,7 +112,8 @@ def test_smoke_overrides_only_what_stops_an_update_and_keeps_the_suites_own(tmp_
     # the suite's own batch of 32 (on 3m) comes down to 4 episodes; 8 episodes of <= 60 steps a round
     # make >= 5 rounds and 40 episodes in 2,000 steps, so an update every 20th (the suite's own: 8)
     assert overrides["vdn"] == {"update_every": 20, "batch_size": SMOKE_BATCH_EPISODES}
-    assert overrides["mappo"] == {"horizon": SMOKE_ENV_STEPS // 8}   # one round of 8 envs fits the interval
+    # one round of 8 envs fits the interval, and one pass over it checks the update
+    assert overrides["mappo"] == {"horizon": SMOKE_ENV_STEPS // 8, "epochs": SMOKE_EPOCHS}
     specs = expand(reduced)
     assert all(_first_update_is_due(s) for s in specs)
     assert {s.scenario: s.algorithm_config["epsilon_anneal_time"] for s in specs if s.algorithm == "vdn"} == {

@@ -74,13 +74,13 @@ class PPOLoss(nn.Module):
 
     def forward(self, d: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         c = self.c
-        logits = self.actor.unroll_steps(d["obs"], d["starts"], d["hidden"])      # [B, H, A, n]
+        logits = self.actor.unroll_steps(*d["actor_in"], d["starts"], d["hidden"])  # [B, H, A, n]
         dist = masked_categorical(logits, d["avail"])
         policy_loss, clipped = clipped_surrogate(dist.log_prob(d["actions"]), d["old_logp"], d["advantages"],
                                                  c.clip, d["active"])
         entropy = masked_mean(dist.entropy(), d["active"])
         actor_loss = policy_loss - c.entropy_coef * entropy
-        value_loss = clipped_value_loss(self.critic(d["state"]), d["old_v"], d["targets"], c.value_clip,
+        value_loss = clipped_value_loss(self.critic(*d["critic_in"]), d["old_v"], d["targets"], c.value_clip,
                                         c.huber_delta, d["active"])
         return actor_loss + c.value_coef * value_loss, {
             "actor_loss": actor_loss.detach(), "policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
@@ -99,14 +99,34 @@ class MAPPO(Algorithm):
     def __init__(self, info: EnvInfo, config: MAPPOConfig, device: torch.device,
                  protocol: Protocol = Protocol()) -> None:
         super().__init__(info, config, device, protocol)
-        self.actor = AgentController(info.n_agents, info.obs_dim, info.n_actions, config.rnn_hidden_dim,
-                                     last_action=False, agent_id=config.obs_agent_id,
-                                     recurrent=config.recurrent).to(device)
-        self.critic = CentralValue(info.state_dim, info.n_agents, config.critic_hidden_dim).to(device)
+        self.actor = self.build_actor(info, config).to(device)
+        self.critic = self.build_critic(info, config).to(device)
         self.value_norm = ValueNorm().to(device)
         self.actor_optimiser = torch.optim.Adam(self.actor.parameters(), lr=config.lr, eps=config.optim_eps)
         self.critic_optimiser = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, eps=config.optim_eps)
         self.loss = PPOLoss(self.actor, self.critic, config)
+
+    def build_actor(self, info: EnvInfo, config: MAPPOConfig) -> nn.Module:
+        """π(u|τ): a controller with ``forward(*step inputs, hidden)`` and ``unroll_steps(*rollout inputs,
+        starts, hidden)``."""
+        return AgentController(info.n_agents, info.obs_dim, info.n_actions, config.rnn_hidden_dim,
+                               last_action=False, agent_id=config.obs_agent_id, recurrent=config.recurrent)
+
+    def build_critic(self, info: EnvInfo, config: MAPPOConfig) -> nn.Module:
+        """V: per-agent values ``[..., A]`` from :meth:`critic_inputs`."""
+        return CentralValue(info.state_dim, info.n_agents, config.critic_hidden_dim)
+
+    def actor_step_inputs(self, step: EnvStep) -> tuple:
+        """What the actor reads at one step, before the hidden state (no previous action)."""
+        return (step.obs.to(self.device), None)
+
+    def actor_inputs(self, r: StepBatch) -> tuple[torch.Tensor, ...]:
+        """What the actor reads over a rollout, each ``[B, H+1, ...]``."""
+        return (r.obs.to(self.device),)
+
+    def critic_inputs(self, r: StepBatch) -> tuple[torch.Tensor, ...]:
+        """What the critic reads over a rollout, each ``[B, H+1, ...]``: the global state."""
+        return (r.state.to(self.device),)
 
     @property
     def horizon(self) -> int:
@@ -124,7 +144,7 @@ class MAPPO(Algorithm):
 
     def act_program(self, step: EnvStep, hidden: torch.Tensor, t_env: int, explore: bool,
                     generator: torch.Generator) -> Program:
-        logits, hidden = yield Call(self.actor, (step.obs.to(self.device), None, hidden))   # [B, A, n]
+        logits, hidden = yield Call(self.actor, (*self.actor_step_inputs(step), hidden))   # [B, A, n]
         avail = step.avail_actions.to(self.device)
         if not explore:
             return logits.masked_fill(~avail, float("-inf")).argmax(-1), hidden
@@ -139,12 +159,12 @@ class MAPPO(Algorithm):
 
     def train_program(self, t_env: int, episodes_seen: int, generator: torch.Generator) -> Program:
         c, r = self.config, self.rollout
-        obs, state = r.obs.to(self.device), r.state.to(self.device)               # [B, H+1, ...]
+        actor_in, critic_in = self.actor_inputs(r), self.critic_inputs(r)        # each [B, H+1, ...]
         avail, starts = r.avail_actions.to(self.device), r.starts.to(self.device)
         actions, old_logp = r.actions.to(self.device).long(), r.extras["logp"].to(self.device)  # [B, H, A]
         valid = r.valid.to(self.device)                                            # [B, H]
         active = active_agents(avail[:, :-1], r.agent_mask[:, :-1].to(self.device)) & valid[..., None]
-        v = yield Call(self.critic, (state,))                                      # normalised, [B, H+1, A]
+        v = yield Call(self.critic, critic_in)                                     # normalised, [B, H+1, A]
         with torch.no_grad():
             values = self.value_norm.denormalise(v) if c.value_norm else v
             team_reward = r.reward.to(self.device)[..., None].expand_as(values[:, :-1])
@@ -159,9 +179,9 @@ class MAPPO(Algorithm):
             if c.normalise_advantages:
                 a = advantages[active]
                 advantages = (advantages - a.mean()) / (a.std() + 1e-5) if a.numel() > 1 else advantages
-        data = {"obs": obs[:, :-1], "starts": starts[:, :-1], "hidden": r.hidden.to(self.device),
+        data = {"actor_in": tuple(x[:, :-1] for x in actor_in), "starts": starts[:, :-1], "hidden": r.hidden.to(self.device),
                 "avail": avail[:, :-1], "actions": actions, "old_logp": old_logp, "advantages": advantages,
-                "active": active, "state": state[:, :-1], "old_v": old_v, "targets": targets}
+                "active": active, "critic_in": tuple(x[:, :-1] for x in critic_in), "old_v": old_v, "targets": targets}
         logs: dict[str, float] = {}
         for _ in range(c.epochs):
             self.actor_optimiser.zero_grad()

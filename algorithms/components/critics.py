@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from algorithms.components.entities import EntityAttention
 from algorithms.components.layers import Linear
 
 
@@ -23,6 +25,26 @@ class CentralValue(nn.Module):
         ids = torch.eye(self.n_agents, device=state.device).expand(*lead, self.n_agents, self.n_agents)
         x = torch.cat([state.unsqueeze(-2).expand(*lead, self.n_agents, state.shape[-1]), ids], dim=-1)
         return self.net(x).squeeze(-1)                                            # [..., A]
+
+
+class EntityValue(nn.Module):
+    """V(s)_a per agent over the entity state, for teams of any size: every entity embedded (linear →
+    ReLU), agent a's row attending over the present entities, then linear → ReLU → linear to one value
+    (attention MAPPO's critic; the agent's own entity tells agents apart, so there is no id input)."""
+
+    def __init__(self, entity_dim: int, embed_dim: int = 128, heads: int = 4, hidden_dim: int = 128) -> None:
+        super().__init__()
+        self.fc1 = Linear(entity_dim, embed_dim)
+        self.attention = EntityAttention(embed_dim, heads)
+        self.fc2 = Linear(embed_dim, hidden_dim)
+        self.out = Linear(hidden_dim, 1)
+
+    def forward(self, entities: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        """``entities [..., E, d]``, ``allowed [..., A, E]`` bool (agent a exists and entity e is present)
+        → values ``[..., A]``."""
+        lead, (E, d), A = entities.shape[:-2], entities.shape[-2:], allowed.shape[-2]
+        x = self.attention(F.relu(self.fc1(entities.reshape(-1, E, d))), allowed.reshape(-1, A, E))
+        return self.out(F.relu(self.fc2(x))).view(*lead, A)
 
 
 class JointActionCritic(nn.Module):

@@ -68,15 +68,17 @@ def batch_entity_inputs(batch: EpisodeBatch, n_actions: int) -> torch.Tensor:
 
 class EntityAgent(nn.Module):
     """REFIL's agent: linear → ReLU → entity attention (the agent's own entity as query) → linear →
-    ReLU → GRU cell → one utility per action."""
+    ReLU → GRU cell → one utility per action. ``own_skip`` also feeds the agent's own embedded entity
+    past the attention into the second linear layer (not in REFIL: there the agent knows itself only
+    through its query, and agents seeing the same entities start out with near-identical outputs)."""
 
     def __init__(self, input_dim: int, n_actions: int, embed_dim: int = 128, heads: int = 4,
-                 hidden_dim: int = 64) -> None:
+                 hidden_dim: int = 64, own_skip: bool = False) -> None:
         super().__init__()
-        self.hidden_dim = hidden_dim
+        self.hidden_dim, self.own_skip = hidden_dim, own_skip
         self.fc1 = Linear(input_dim, embed_dim)
         self.attention = EntityAttention(embed_dim, heads)
-        self.fc2 = Linear(embed_dim, hidden_dim)
+        self.fc2 = Linear(2 * embed_dim if own_skip else embed_dim, hidden_dim)
         self.rnn = GRUCell(hidden_dim, hidden_dim)
         self.fc3 = Linear(hidden_dim, n_actions)
 
@@ -85,7 +87,10 @@ class EntityAgent(nn.Module):
         """``entities [N, E, in]``, ``allowed [N, A, E]``, ``hidden [N, A, H]`` → utilities
         ``[N, A, n_actions]`` and the next hidden state ``[N, A, H]``."""
         N, A, _ = allowed.shape
-        x = self.attention(F.relu(self.fc1(entities)), allowed)                   # [N, A, embed]
+        e = F.relu(self.fc1(entities))                                             # [N, E, embed]
+        x = self.attention(e, allowed)                                             # [N, A, embed]
+        if self.own_skip:
+            x = torch.cat([x, e[:, :A]], dim=-1)                                   # [N, A, 2 embed]
         x = F.relu(self.fc2(x))                                                    # [N, A, H]
         h = self.rnn(x.reshape(N * A, -1), hidden.reshape(N * A, -1))              # [NA, H]
         return self.fc3(h).view(N, A, -1), h.view(N, A, -1)
@@ -97,11 +102,13 @@ class EntityController(nn.Module):
     The interface of :class:`~algorithms.components.agents.AgentController` (``forward`` on one step,
     ``unroll`` over a batch), with the entity view in place of observations. ``agent`` maps
     (entity inputs of width entity_dim + n_actions, allowed mask, hidden) to utilities and the next
-    hidden state (and, for OPT, its auxiliary loss terms): :class:`EntityAgent`, or OPT's agent."""
+    hidden state (and, for OPT, its auxiliary loss terms): :class:`EntityAgent`, or OPT's agent.
+    ``last_action`` False: the entity features alone (entity_dim wide; attention MAPPO's actor)."""
 
-    def __init__(self, n_agents: int, n_actions: int, agent: nn.Module) -> None:
+    def __init__(self, n_agents: int, n_actions: int, agent: nn.Module, last_action: bool = True) -> None:
         super().__init__()
         self.n_agents, self.n_actions, self.agent = n_agents, n_actions, agent
+        self.last_action = last_action
 
     def init_hidden(self, batch_size: int, device: torch.device) -> torch.Tensor:
         return torch.zeros(batch_size, self.n_agents, self.agent.hidden_dim, device=device)  # [B, A, H]
@@ -109,7 +116,8 @@ class EntityController(nn.Module):
     def forward(self, entities: torch.Tensor, obs_mask: torch.Tensor, last_actions: torch.Tensor | None,
                 hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One step: ``entities [B, E, d]``, ``obs_mask [B, A, E]`` → utilities ``[B, A, n]``, hidden."""
-        inputs = with_last_actions(entities, last_actions, self.n_agents, self.n_actions)
+        inputs = (with_last_actions(entities, last_actions, self.n_agents, self.n_actions)
+                  if self.last_action else entities)
         q, h = self.agent(inputs, obs_mask, hidden)[:2]
         return q, h
 
@@ -117,7 +125,7 @@ class EntityController(nn.Module):
         """Utilities for every step of a batch ``[B, T+1, A, n]``; ``allowed [B, T+1, A, E]`` replaces
         the observation mask (REFIL's imagined sub-groups); ``with_aux`` also returns the agent's
         auxiliary terms stacked over steps (``{name: [B, T+1, A]}``)."""
-        inputs = batch_entity_inputs(batch, self.n_actions)                        # [B, T+1, E, in]
+        inputs = batch_entity_inputs(batch, self.n_actions) if self.last_action else batch.entities  # [B, T+1, E, in]
         allowed = batch.obs_mask if allowed is None else allowed
         hidden = self.init_hidden(batch.batch_size, batch.entities.device)
         outs, auxes = [], []
@@ -131,6 +139,21 @@ class EntityController(nn.Module):
         if not with_aux:
             return q
         return q, {k: torch.stack([a[k] for a in auxes], dim=1) for k in auxes[0]}
+
+    def unroll_steps(self, entities: torch.Tensor, obs_mask: torch.Tensor, starts: torch.Tensor,
+                     hidden: torch.Tensor) -> torch.Tensor:
+        """Outputs over a fixed-horizon rollout whose episodes start anywhere in it (the interface of
+        ``AgentController.unroll_steps``, without last actions): ``entities [B, T, E, d]``,
+        ``obs_mask [B, T, A, E]``, ``starts [B, T]`` (hidden state reset before step t),
+        ``hidden [B, A, H]`` before step 0 → ``[B, T, A, n_actions]``."""
+        if self.last_action:
+            raise ValueError("unroll_steps feeds no previous actions: build the controller with last_action=False")
+        outs = []
+        for t in range(entities.shape[1]):
+            hidden = hidden * (~starts[:, t]).float()[:, None, None]
+            q, hidden = self.agent(entities[:, t], obs_mask[:, t], hidden)[:2]
+            outs.append(q)
+        return torch.stack(outs, dim=1)
 
 
 class AttentionHyperNet(nn.Module):

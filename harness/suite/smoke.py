@@ -8,6 +8,7 @@ its runs and report go to their own folders. Through the algorithms' ``overrides
 learners sample at most :data:`SMOKE_BATCH_EPISODES` episodes per update and update every k-th
 episode, k such that at least :data:`SMOKE_MIN_UPDATES` updates fall due (an entity algorithm's
 update takes seconds on a CPU, and a smoke run checks that the update runs, not what it learns),
+rollout learners make at most :data:`SMOKE_EPOCHS` passes over each rollout (for the same reason),
 and hyper-parameters that would leave a run of that length without a learner update are lowered;
 nothing else about the algorithms changes.
 """
@@ -26,6 +27,7 @@ SMOKE_EVAL_EPISODES = 4
 SMOKE_SUFFIX = "-smoke"
 SMOKE_BATCH_EPISODES = 4
 SMOKE_MIN_UPDATES = 2
+SMOKE_EPOCHS = 1
 
 # config fields an algorithm must have collected enough data for before its first update (in its
 # collection's unit: episodes for episode collection, transitions for step collection), and the
@@ -33,6 +35,7 @@ SMOKE_MIN_UPDATES = 2
 _WARMUP_KEYS = ("batch_size", "warmup")
 _CADENCE_KEY = "update_every"
 _HORIZON_KEY = "horizon"   # steps per environment per round, for step collection
+_EPOCHS_KEY = "epochs"     # passes over each rollout, for step collection
 
 
 def smoke(suite: Suite) -> Suite:
@@ -87,6 +90,10 @@ def _learner_overrides(alg: AlgorithmEntry, scenarios: list[ScenarioEntry], budg
         horizon = min(max(1, interval // n_envs), *(c[_HORIZON_KEY] for c in configs))
         if any(c[_HORIZON_KEY] != horizon for c in configs):
             out[_HORIZON_KEY] = horizon
+    if cls.collection == "steps" and _EPOCHS_KEY in configs[0]:
+        epochs = min(SMOKE_EPOCHS, *(c[_EPOCHS_KEY] for c in configs))
+        if any(c[_EPOCHS_KEY] != epochs for c in configs):
+            out[_EPOCHS_KEY] = epochs
     warmup_keys = [k for k in _WARMUP_KEYS if k in configs[0]]
     if not warmup_keys:
         return out
