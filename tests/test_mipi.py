@@ -2,6 +2,7 @@
 loss trains which parameters, the regularisers, and the variants through overrides."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -123,18 +124,37 @@ def test_the_td_optimiser_leaves_the_marginal_to_its_own():
     assert {id(p) for g in alg.marginal_optimiser.param_groups for p in g["params"]} == {id(p) for p in alg.marginal.parameters()}
 
 
-@pytest.mark.parametrize("overrides", [{"regulariser": "mi"}, {"regulariser": "entropy"}, {"regulariser": "none"}])
-def test_an_update_runs_and_reports_its_terms(overrides):
-    alg, env = _mipi(ba_iterations=2, **overrides)
+@pytest.mark.parametrize("regulariser", ["mi", "entropy", "none", "removed"])
+def test_an_update_runs_and_reports_its_terms(regulariser):
+    alg, env = _mipi(ba_iterations=2, regulariser=regulariser)
     for seed in range(2):
         alg.observe(_batch(alg, env, seed))
     logs = alg.train(t_env=16, episodes_seen=16, generator=torch.Generator().manual_seed(0))
-    assert {"loss", "real_loss", "imagined_loss", "marginal_nll", "policy_loss", "policy_entropy"} <= set(logs)
-    assert ("mutual_information" in logs) == (overrides["regulariser"] == "mi")
+    assert {"loss", "real_loss", "imagined_loss", "policy_loss", "policy_entropy"} <= set(logs)
+    assert ("mutual_information" in logs) == (regulariser == "mi")
+    assert ("marginal_nll" in logs) == (regulariser != "removed")   # alpha = inf: the marginal is the policy
+
+
+def test_alpha_infinity_acts_on_the_agents_own_features_and_improves_that_policy_alone():
+    alg, env = _mipi(regulariser="removed")
+    step = env.reset()
+    hidden = alg.init_hidden(8)
+    assert hidden["h"].shape == (8, 2, alg.marginal.hidden_dim)
+    actions = drive(alg.act_program(step, hidden, 0, False, torch.Generator()))[0]
+    other = step.entities.clone()
+    other[..., 2:] = 1.0 - other[..., 2:]                   # every agent's type swapped: team-related only
+    swapped = drive(alg.act_program(dataclasses.replace(step, entities=other), hidden, 0, False, torch.Generator()))[0]
+    assert torch.equal(actions, swapped)
+    logits = alg.marginal(step.entities, None, hidden["h"])[0]
+    assert torch.equal(actions, logits.masked_fill(~step.avail_actions, -1e10).argmax(-1))
+    batch = _batch(alg, env)
+    q, _, _ = drive(_features(alg, batch, alg.loss_args(batch, torch.Generator().manual_seed(0))[0]))
+    assert _grads(alg, alg.own_policy_loss, batch.tensors(), q) == {
+        "trunk": False, "policy": False, "mixer": False, "marginal": True}
 
 
 def test_bad_variants_are_refused():
-    with pytest.raises(ValueError, match="regulariser must be one of mi, entropy, none"):
+    with pytest.raises(ValueError, match="regulariser must be one of mi, entropy, none, removed"):
         MIPIConfig.from_overrides({"regulariser": "kl"})
     with pytest.raises(ValueError, match="ba_iterations must be at least 1"):
         MIPIConfig.from_overrides({"ba_iterations": 0})

@@ -23,7 +23,11 @@ shares every layer with the critic but the last); only the TD loss trains the sh
 loss trains the last layer. Agents act by sampling their policy, and greedily (arg max π) in evaluation.
 
 Variants (MIPI Tables 2 and 3): ``regulariser: mi`` (MIPI), ``none`` (Value, α = 0), ``entropy``
-(Entropy: α log π_i(u|s) in place of the MI term); the α sweep is the ``alpha`` override. Defaults are
+(Entropy: α log π_i(u|s) in place of the MI term); the α sweep is the ``alpha`` override; ``removed``
+is Table 3's "α = ∞", team-related information removed from the policy (which the paper says differs
+from setting α to ∞ in MIPI): agents act on π_i(u|s_i^+), the marginal network itself, which eq. 18
+improves on the utilities with its MI term identically zero (a policy is its own marginal), while
+the utilities and the mixer still read everything (centralised training). Defaults are
 MIPI's SMAC settings (α 0.03 on SZ and CSZ; the paper uses 0.1 on MMM; 4 BA iterations; lr 5e-4; target
 update every 200 episodes) over REFIL's networks and learner.
 """
@@ -48,14 +52,15 @@ from algorithms.registry import register
 from algorithms.value.refil import REFILConfig, REFILLoss, draw_groups, imagined_masks
 from algorithms.value.attention import EntityValueBased
 
-REGULARISERS = ("mi", "entropy", "none")
+REGULARISERS = ("mi", "entropy", "none", "removed")
 
 
 @dataclass(frozen=True)
 class MIPIConfig(REFILConfig):
     alpha: float = 0.03                   # temperature of the MI (or entropy) term
     ba_iterations: int = 4                # Blahut–Arimoto iterations per update (paper: 4 SMAC, 1 matrix game)
-    regulariser: str = "mi"               # "mi" (MIPI), "entropy" (Entropy), "none" (Value, α = 0)
+    regulariser: str = "mi"               # "mi" (MIPI), "entropy" (Entropy), "none" (Value, α = 0),
+                                          # "removed" (α = ∞: agents act on their own features only)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -116,6 +121,11 @@ class MarginalPolicy(nn.Module):
     def init_hidden(self, batch_size: int, device: torch.device) -> torch.Tensor:
         return torch.zeros(batch_size, self.n_agents, self.hidden_dim, device=device)   # [B, A, H]
 
+    def forward(self, entities: torch.Tensor, last_actions: torch.Tensor | None,
+                hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One acting step from the entity view ``entities [B, E, d]`` (the α = ∞ variant acts on it)."""
+        return self.step(self.own(with_last_actions(entities, last_actions, self.n_agents, self.n_actions)), hidden)
+
     def step(self, own: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``own [N, A, own + n]``, ``hidden [N, A, H]`` → logits ``[N, A, n]`` and the next hidden state."""
         N, A, _ = own.shape
@@ -140,7 +150,8 @@ def per_step(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def regulariser_terms(kind: str, log_pi: torch.Tensor, log_marginal: torch.Tensor | None) -> torch.Tensor:
-    """The per-action term the temperature α weighs ``[..., n]``: log π/π^+ (MI), log π (entropy) or 0."""
+    """The per-action term the temperature α weighs ``[..., n]``: log π/π^+ (MI), log π (entropy) or 0
+    (Value, and α = ∞, whose policy is its marginal)."""
     if kind == "mi":
         return log_pi - log_marginal
     if kind == "entropy":
@@ -172,7 +183,8 @@ class MIPILoss(REFILLoss):
         with torch.no_grad():
             target_q = self.target["controller"].unroll(batch)[:, 1:]             # [B, T, A, n]
             next_avail = batch.avail_actions[:, 1:]                                # [B, T, A, n]
-            log_pi = masked_log_softmax(aux["logits"].detach()[:, 1:], next_avail)   # [B, T, A, n] π(·|s')
+            logits = marginal.unroll(batch) if self.regulariser == "removed" else aux["logits"].detach()
+            log_pi = masked_log_softmax(logits[:, 1:], next_avail)                 # [B, T, A, n] π(·|s')
             pi = log_pi.exp()
             log_m = masked_log_softmax(marginal.unroll(batch)[:, 1:], next_avail) if self.regulariser == "mi" else None
             penalty = (pi * regulariser_terms(self.regulariser, log_pi, log_m)).sum(-1)   # [B, T, A]
@@ -249,6 +261,25 @@ class PolicyLoss(nn.Module):
         return masked_mean((pi * term).sum(-1), mask), stats
 
 
+class OwnPolicyLoss(nn.Module):
+    """Eq. 18 for the α = ∞ variant: Σ_u π(u|s^+) (−Q_i(s, u)) on the real views, π the marginal network
+    (the utilities fixed; the MI term is zero, π being its own marginal)."""
+
+    def __init__(self, marginal: MarginalPolicy) -> None:
+        super().__init__()
+        self.marginal = marginal
+
+    def forward(self, data: dict[str, torch.Tensor], q: torch.Tensor):
+        batch = EpisodeBatch(**data)
+        avail = batch.avail_actions[:, :-1]                                        # [B, T, A, n]
+        log_pi = masked_log_softmax(self.marginal.unroll(batch)[:, :-1], avail)   # [B, T, A, n]
+        pi = log_pi.exp()
+        utilities = q[:, :-1].masked_fill(~avail, 0.0)                             # [B, T, A, n]
+        mask = policy_step_mask(batch)                                             # [B, T, A]
+        stats = {"policy_entropy": masked_mean(-(pi * log_pi).sum(-1).detach(), mask)}
+        return masked_mean(-(pi * utilities).sum(-1), mask), stats
+
+
 @register
 class MIPI(EntityValueBased):
     """MIPI over REFIL's entity agents: soft TD evaluation, then Blahut–Arimoto policy improvement."""
@@ -274,18 +305,20 @@ class MIPI(EntityValueBased):
 
     @staticmethod
     def alpha(config: MIPIConfig) -> float:
-        return 0.0 if config.regulariser == "none" else config.alpha
+        return 0.0 if config.regulariser in ("none", "removed") else config.alpha
 
     def loss_args(self, batch, generator):
         return (draw_groups(batch.batch_size, batch.entities.shape[2], generator),)
 
     def __init__(self, info, config: MIPIConfig, device, protocol: Protocol = Protocol()) -> None:
+        self.removed = config.regulariser == "removed"
         super().__init__(info, config, device, protocol)
         self.marginal = self.learner.online["marginal"]
         head = self.controller.agent.policy
         self.features = PolicyFeatures(self.controller)
         self.marginal_loss = MarginalLoss(head, self.marginal)
         self.policy_loss = PolicyLoss(head, self.marginal, self.alpha(config), config.regulariser)
+        self.own_policy_loss = OwnPolicyLoss(self.marginal)
         self.marginal_optimiser = self._optimiser(self.marginal.parameters())
         self.policy_optimiser = self._optimiser(head.parameters())
 
@@ -295,9 +328,17 @@ class MIPI(EntityValueBased):
             return torch.optim.Adam(params, lr=c.lr, eps=c.optim_eps)
         return torch.optim.RMSprop(params, lr=c.lr, alpha=c.optim_alpha, eps=c.optim_eps)
 
+    def init_hidden(self, batch_size: int):
+        if self.removed:   # agents act on the marginal network: its recurrent state
+            return {"h": self.marginal.init_hidden(batch_size, self.device), "last": None}
+        return super().init_hidden(batch_size)
+
     def act_program(self, step, hidden, t_env, explore, generator) -> Program:
-        inputs = (step.entities.to(self.device), step.obs_mask.to(self.device))
-        logits, h = yield Call(self.controller, (*inputs, hidden["last"], hidden["h"]))   # [B, A, n]
+        if self.removed:
+            logits, h = yield Call(self.marginal, (step.entities.to(self.device), hidden["last"], hidden["h"]))
+        else:
+            inputs = (step.entities.to(self.device), step.obs_mask.to(self.device))
+            logits, h = yield Call(self.controller, (*inputs, hidden["last"], hidden["h"]))   # [B, A, n]
         logits = logits.masked_fill(~step.avail_actions.to(self.device), -1e10)
         if explore:   # a sample of π (Gumbel-max with the run's generator)
             logits = logits + gumbel_noise(logits.shape, generator, self.device)
@@ -319,6 +360,8 @@ class MIPI(EntityValueBased):
         logs = yield from self.learner.update(batch, episodes_seen, (groups,))
         data = batch.tensors()
         q, h, h_imagined = yield Call(self.features, (data, groups), pad=True)
+        if self.removed:
+            return logs | (yield from self._improve_own_policy(data, q))
         for _ in range(self.config.ba_iterations):
             self.marginal_optimiser.zero_grad()
             loss, _ = yield Call(self.marginal_loss, (data, h_imagined), grad=True, pad=True)
@@ -327,6 +370,16 @@ class MIPI(EntityValueBased):
             self.policy_optimiser.zero_grad()
             loss, stats = yield Call(self.policy_loss, (data, q, h), grad=True, pad=True)
             self._step(self.policy_optimiser, self.controller.agent.policy.parameters(), loss)
+            logs["policy_loss"] = float(loss)
+        return logs | {k: float(v) for k, v in stats.items()}
+
+    def _improve_own_policy(self, data, q) -> Program:
+        """The α = ∞ variant's policy improvement: eq. 18 on the marginal network, ``ba_iterations`` steps."""
+        logs: dict[str, float] = {}
+        for _ in range(self.config.ba_iterations):
+            self.marginal_optimiser.zero_grad()
+            loss, stats = yield Call(self.own_policy_loss, (data, q), grad=True, pad=True)
+            self._step(self.marginal_optimiser, self.marginal.parameters(), loss)
             logs["policy_loss"] = float(loss)
         return logs | {k: float(v) for k, v in stats.items()}
 
