@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from harness import provenance
 from harness.analysis.frame import load_frame
 from harness.envs import make
 from harness.envs.combat.policies import RandomPolicy
@@ -44,7 +45,7 @@ def run_suite(suite_path: Path, out: Path, benchmark, workers: int = 2) -> tuple
     tidy frame; finished runs are skipped, so a check can be spread over sessions."""
     suite = load_suite(suite_path)
     specs = expand(suite)
-    write_manifest(out, suite.name, suite_path, suite_hash(suite_path), specs, {})
+    write_manifest(out, suite.name, suite_path, suite_hash(suite_path), specs, provenance.collect())
     benchmark.pedantic(lambda: run_specs(specs, out, suite_name=suite.name, workers=workers,
                                          group_seeds=suite.training.group_seeds), rounds=1, iterations=1)
     return specs, load_frame(out, [s.run_id for s in specs])

@@ -94,3 +94,12 @@ def test_the_section_is_written_only_with_evaluation_sets(tmp_path):
                                        "generalisation_gap_tests.csv", "generalisation_compositions.csv"}
     train_only = _per_run()
     assert generalisation_section(train_only[train_only.eval_set == "train"], tmp_path, reps=500) == ("", [])
+
+
+def test_the_section_lists_algorithms_in_the_suites_order_not_alphabetically(tmp_path):
+    per_run = _per_run().sort_values(["algorithm", "seed"], kind="stable")   # as the tidy frame sorts it
+    text, paths = generalisation_section(per_run, tmp_path, reps=200, order=["qmix", "mipi", "refil"])
+    first_table = text.split("Training set × evaluation sets:")[1].split("\n\n")[1]
+    assert [line.split(" | ")[0].strip("| ") for line in first_table.splitlines()[2:]] == ["qmix", "mipi", "refil"]
+    matrix = pd.read_csv(tmp_path / "generalisation_matrix.csv")
+    assert list(dict.fromkeys(matrix.algorithm)) == ["qmix", "mipi", "refil"]

@@ -84,7 +84,8 @@ def build_report(frame: pd.DataFrame, runs: pd.DataFrame | None, suite: Suite, o
     figure_links = [str(p.relative_to(out_dir)) for p in figures if p.suffix == ".png"]
     methods = methods_statement(settings, n_seeds, specs[0].alpha, suite)
     section, section_paths = generalisation_section(per_run, out_dir, reps=min(reps, 10_000),
-                                                    confidence=settings.confidence, seed=settings.seed)
+                                                    confidence=settings.confidence, seed=settings.seed,
+                                                    order=[a.row_name for a in suite.algorithm_entries])
     if section:
         (out_dir / "generalisation.md").write_text(section + "\n", encoding="utf-8")
         paths += [out_dir / "generalisation.md", *section_paths]

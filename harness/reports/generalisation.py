@@ -41,9 +41,15 @@ def _pivot(data: pd.DataFrame, column: str, cell) -> tuple[list[str], list[list[
 
 
 def generalisation_section(per_run: pd.DataFrame, out_dir: Path, reps: int = 10_000, confidence: float = 0.95,
-                           alpha: float = 0.05, seed: int = 0) -> tuple[str, list[Path]]:
+                           alpha: float = 0.05, seed: int = 0,
+                           order: list[str] | None = None) -> tuple[str, list[Path]]:
     """The section's Markdown and the CSV files written (``generalisation_*.csv``); empty when no
-    scenario has an evaluation set besides the training set."""
+    scenario has an evaluation set besides the training set. Algorithms appear in ``order`` (the
+    suite's rows), any others after them in the frame's order."""
+    if order and not per_run.empty:
+        rank = {name: i for i, name in enumerate(order)}
+        keys = per_run["algorithm"].map(lambda a: rank.get(a, len(rank)))
+        per_run = per_run.iloc[keys.argsort(kind="stable")].reset_index(drop=True)
     matrix = set_matrix(per_run, METRIC, reps=reps, confidence=confidence, seed=seed)
     if matrix.empty or (matrix["eval_set"] != "train").sum() == 0:
         return "", []

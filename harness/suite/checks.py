@@ -5,7 +5,7 @@ so tests can substitute them. Each check yields ``(key path, message)`` problems
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from algorithms import registry as algorithm_registry
 from harness.envs import registry as scenario_registry
@@ -114,9 +114,10 @@ def check_scenarios(suite: Suite) -> Iterator[Problem]:
             yield from _overlaps(entry, i)
 
 
-def shared_compositions(scenario: str, train, composition) -> list[str]:
-    """The sorted labels of the compositions both specs draw on ``scenario`` (none if it cannot list them)."""
-    seen = set(scenario_registry.compositions(scenario, train) or ())
+def shared_compositions(scenario: str, train, composition, train_labels: Iterable[str] | None = None) -> list[str]:
+    """The sorted labels of the compositions both specs draw on ``scenario`` (none if it cannot list them);
+    ``train_labels``: the training set's, already enumerated."""
+    seen = set(train_labels if train_labels is not None else scenario_registry.compositions(scenario, train) or ())
     return sorted(seen & set(scenario_registry.compositions(scenario, composition) or ()))
 
 
@@ -127,7 +128,7 @@ def _overlaps(entry, i: int, shown: int = 8) -> Iterator[Problem]:
     if train is None:
         return
     for name, comp in entry.eval.items():
-        shared = shared_compositions(entry.name, entry.train.to_spec() if entry.train else None, comp.to_spec())
+        shared = shared_compositions(entry.name, None, comp.to_spec(), train_labels=train)
         if shared:
             more = f" and {len(shared) - shown} more" if len(shared) > shown else ""
             yield ("scenarios", i, "eval", name), (
