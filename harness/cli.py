@@ -317,6 +317,15 @@ def _overlap_problem(scenario: str, train, name: str, composition) -> str | None
             "evaluate on training compositions on purpose")
 
 
+def _checkpoint_step(text: str) -> int | None:
+    """``--checkpoint``: "final" (None) or a non-negative env step."""
+    if text == "final":
+        return None
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is neither 'final' nor an env step (a non-negative integer)")
+    return int(text)
+
+
 def cmd_evaluate(args) -> int:
     from harness.runner.posthoc import evaluate_run
     from harness.tracking import Tracker
@@ -342,7 +351,8 @@ def cmd_evaluate(args) -> int:
         if spec.scenario not in sets:
             continue
         try:
-            outcome = evaluate_run(spec, out, sets[spec.scenario], episodes=args.episodes, device=args.device)
+            outcome = evaluate_run(spec, out, sets[spec.scenario], episodes=args.episodes, device=args.device,
+                                   checkpoint=args.checkpoint)
         except ValueError as err:
             print(f"{spec.label}: {err}", file=sys.stderr)
             return EXIT_USAGE
@@ -517,13 +527,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp = suite_cmd("report", "regenerate tables and plots from the recorded runs (runs nothing)", smoke=True)
     sp.add_argument("--report-dir", help="report folder (default reports/<suite>)")
     sp.set_defaults(func=cmd_report)
-    sp = suite_cmd("evaluate", "evaluate the finished runs' final checkpoints on new evaluation sets "
-                               "(no training), then update the report", smoke=True)
+    sp = suite_cmd("evaluate", "evaluate the finished runs' final checkpoints (or snapshots) on new evaluation "
+                               "sets (no training), then update the report", smoke=True)
     sp.add_argument("--eval", action="append", required=True, metavar="[SCENARIO:]NAME=SPEC",
                     help="a new evaluation set, SPEC a YAML composition: '8={agents: 8}', "
                          "'mipi_matrix:AA={teams: [[A, A]]}' (repeatable; without SCENARIO: every scenario)")
     sp.add_argument("--episodes", type=int, help="episodes per set (default: the suite's evaluation.episodes)")
     sp.add_argument("--device", help="device to evaluate on (default: the runs' own)")
+    sp.add_argument("--checkpoint", type=_checkpoint_step, default=None, metavar="final|STEP",
+                    help="the state that plays: the final checkpoint (default) or the snapshot kept at env step "
+                         "STEP (suites keep snapshots with training.snapshot_interval)")
     sp.add_argument("--allow-overlap", action="store_true", help="allow sets that share training compositions")
     sp.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite in the run folder)")
     sp.add_argument("--no-tracking", action="store_true", help="do not log the results to MLflow")

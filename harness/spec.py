@@ -55,6 +55,8 @@ class RunSpec:
     n_envs: int = 8                           # environments stepped together while training
     time_limit: str = "bootstrap"             # a time-out ends the return ("terminal") or not ("bootstrap")
     checkpoint_interval: int = 0              # env steps between checkpoints (0: every evaluation)
+    snapshot_interval: int = 0                # env steps between kept policy snapshots (0: none); not
+                                              # part of the run's identity: it changes no number
     device: str = "auto"                      # "auto", "cpu", "cuda", "cuda:1", ...
     env_options: dict[str, Any] = field(default_factory=dict)  # combat simulator options (compile, rules)
     variant: str = ""                         # the suite's name for this algorithm entry (an ablation)
@@ -67,6 +69,8 @@ class RunSpec:
             del d["env_options"]  # simulator defaults: ids of runs from before the option stay the same
         if not d["variant"]:
             del d["variant"]      # likewise for entries without a label
+        if not d["snapshot_interval"]:
+            del d["snapshot_interval"]
         return d
 
     @classmethod
@@ -77,7 +81,10 @@ class RunSpec:
         return cls(**d)
 
     def canonical_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        """The spec as its run id hashes it: everything that determines the run's numbers."""
+        d = self.to_dict()
+        d.pop("snapshot_interval", None)
+        return json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
 
     @property
     def run_id(self) -> str:

@@ -67,7 +67,7 @@ def test_evaluate_adds_a_set_from_the_final_checkpoints_without_training(finishe
     assert after == before                     # the training records and the checkpoint are untouched
     for files in _runs(root):
         sets = files.posthoc()
-        assert sets["AA"]["step"] == 400 and sets["AA"]["definition"]["episodes"] == 8
+        assert sets["AA"]["steps"] == [400] and sets["AA"]["definition"]["episodes"] == 8
         rows = RunFiles.read_jsonl(files.posthoc_evals_path)
         assert {(r["eval_set"], r["composition"]) for r in rows} == {("AA", "AA"), ("AA", "all")}
         assert len(RunFiles.read_jsonl(files.posthoc_episodes_path)) == 8
@@ -120,10 +120,62 @@ def test_a_fixed_size_learner_cannot_evaluate_a_larger_team(tmp_path):
     outcome = evaluate_run(spec, tmp_path, {"3z": CompositionSpec(agents=(3, 3), units=(("zealot", (3, 3)),))})
     final = RunFiles.for_spec(tmp_path, spec).status()["t_env"]    # the budget, rounded up to whole episodes
     assert outcome.status == "evaluated" and outcome.step == final >= 150
-    assert json.loads(RunFiles.for_spec(tmp_path, spec).posthoc_path.read_text())["3z"]["step"] == final
+    assert json.loads(RunFiles.for_spec(tmp_path, spec).posthoc_path.read_text())["3z"]["steps"] == [final]
 
 
 def test_unfinished_runs_are_skipped(tmp_path):
     spec = RunSpec(suite="posthoc", algorithm="iql", algorithm_config={}, scenario="mipi_matrix", seed=0,
                    budget_env_steps=100, eval_interval=50, eval_episodes=2, n_envs=1, device="cpu")
     assert evaluate_run(spec, tmp_path, {"x": CompositionSpec(teams=(("B", "B"),))}).status == "skipped"
+
+
+@pytest.fixture(scope="module")
+def snapshotted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("snapshots")
+    (root / "suite.yaml").write_text(SUITE.replace("training: {n_envs: 8}", "training: {n_envs: 8, snapshot_interval: 200}"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        assert main(["run", "suite.yaml", "--no-report", "--no-tracking"]) == 0
+    return root
+
+
+def test_snapshots_are_kept_at_their_interval_and_leave_the_run_ids_alone(snapshotted, tmp_path):
+    from harness.runner.checkpoint import load_checkpoint, load_snapshot, snapshot_steps
+    (tmp_path / "plain.yaml").write_text(SUITE)
+    with_snapshots = expand(load_suite(snapshotted / "suite.yaml"))
+    assert [s.run_id for s in with_snapshots] == [s.run_id for s in expand(load_suite(tmp_path / "plain.yaml"))]
+    for files in _runs(snapshotted):
+        assert snapshot_steps(files.root) == [0, 200, 400]
+        final, snapshot = load_checkpoint(files.root), load_snapshot(files.root, 400)
+        assert snapshot["t_env"] == 400
+        agents = final["algorithm"]["learner"]["controller"]
+        for name, tensor in agents.items():
+            assert (tensor == snapshot["algorithm"]["learner"]["controller"][name]).all(), name
+        early = load_snapshot(files.root, 200)["algorithm"]["learner"]["controller"]
+        assert any((early[n] != t).any() for n, t in agents.items())    # training moved them since
+
+
+def test_evaluate_plays_a_chosen_snapshot_and_then_the_final_checkpoint(snapshotted, monkeypatch, capsys):
+    def no_training(*args, **kwargs):
+        raise AssertionError("harness evaluate ran a training step")
+
+    monkeypatch.setattr(ValueBased, "train_program", no_training)
+    monkeypatch.chdir(snapshotted)
+    assert main(["evaluate", "suite.yaml", "--eval", "AA={teams: [[A, A]]}", "--checkpoint", "200",
+                 "--no-tracking", "--no-report"]) == 0
+    assert "vdn/mipi_matrix/seed0: step 200: AA win_rate=" in capsys.readouterr().out
+    assert main(["evaluate", "suite.yaml", "--eval", "AA={teams: [[A, A]]}", "--checkpoint", "200",
+                 "--no-tracking", "--no-report"]) == 0
+    assert "2 up to date" in capsys.readouterr().out
+    assert main(["evaluate", "suite.yaml", "--eval", "AA={teams: [[A, A]]}", "--no-tracking"]) == 0
+    assert "step 400: AA win_rate=" in capsys.readouterr().out
+    for files in _runs(snapshotted):
+        assert files.posthoc()["AA"]["steps"] == [200, 400]
+        rows = [r for r in RunFiles.read_jsonl(files.posthoc_evals_path) if r["composition"] == "all"]
+        assert sorted(r["step"] for r in rows) == [200, 400]
+    assert main(["evaluate", "suite.yaml", "--eval", "AA={teams: [[A, A]]}", "--checkpoint", "300",
+                 "--no-tracking", "--no-report"]) == 2
+    assert "no snapshot at step 300; snapshots kept: 0, 200, 400" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "suite.yaml", "--eval", "AA={teams: [[A, A]]}", "--checkpoint", "last"])
+    assert "'last' is neither 'final' nor an env step" in capsys.readouterr().err

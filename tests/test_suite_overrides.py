@@ -124,7 +124,7 @@ def test_quickstart_with_the_readme_example_expands_to_the_overridden_runs():
     ("budget.env_stepz=1", "budget.env_stepz", "allowed: env_steps (did you mean 'env_steps'?)"),
     ("seedz=2", "seedz", "allowed: algorithms, backend, budget, combat, description, device, evaluation, name, "
                          "reports, resources, scenarios, seeds, training (did you mean 'seeds'?)"),
-    ("training.n_env=2", "training.n_env", "allowed: checkpoint_interval, group_seeds, n_envs, time_limit"),
+    ("training.n_env=2", "training.n_env", "allowed: checkpoint_interval, group_seeds, n_envs, snapshot_interval, time_limit"),
     ("algorithms.qmix-small.lable=x", "algorithms[1].lable", "allowed: label, name, overrides"),
     ("scenarios.3m.budget.env_steps=1", "scenarios.3m", "allowed: an index 0..1 or a name: mipi_matrix, climbing"),
     ("seeds.0=1", "seeds.0", "seeds is 2, not a mapping or a list"),

@@ -23,7 +23,8 @@ from algorithms.calls import Program, drive, drive_together
 from harness.envs import make
 from harness.envs.base import BatchedEnv
 from harness.provenance import resolve_device
-from harness.runner.checkpoint import clear_storages, load_checkpoint, restore_storages, save_checkpoint
+from harness.runner.checkpoint import (clear_snapshots, clear_storages, load_checkpoint, restore_storages,
+                                      save_checkpoint, save_snapshot)
 from harness.runner.evaluation import evaluate_program, summarise
 from harness.runner.groups import group_key
 from harness.runner.rollout import collect_program
@@ -47,6 +48,7 @@ class LoopState:
     rounds: int = 0
     next_eval: int = 0
     next_checkpoint: int = 0
+    next_snapshot: int = 0
     last_eval_step: int = -1
     updates: int = 0
     train_log: dict[str, float] = field(default_factory=dict)
@@ -120,6 +122,7 @@ class RunLoop:
             for path in (self.files.episodes_path, self.files.evals_path, self.files.train_path):
                 path.unlink(missing_ok=True)
             clear_storages(self.files.root)
+            clear_snapshots(self.files.root)
             return False
         self.algorithm.load_state_dict(ckpt["algorithm"])
         restore_storages(self.files.root, ckpt, self.algorithm.storages())
@@ -153,6 +156,10 @@ class RunLoop:
         s.last_eval_step = s.t_env
         while s.next_eval <= s.t_env:
             s.next_eval += self.spec.eval_interval
+        if self.spec.snapshot_interval and self.tracking_enabled and s.t_env >= s.next_snapshot:
+            save_snapshot(self.files.root, s.t_env, self.algorithm.state_dict())
+            while s.next_snapshot <= s.t_env:
+                s.next_snapshot += self.spec.snapshot_interval
         if self.tracking_enabled:
             self.files.append(self.files.episodes_path, records)
             self.files.append(self.files.evals_path, summary)

@@ -1,11 +1,15 @@
-"""`harness evaluate`: new evaluation sets for finished runs, played by their final checkpoints without
-any training, with the same fixed evaluation seeds as the runs' own evaluations.
+"""`harness evaluate`: new evaluation sets for finished runs, played by their final checkpoints (or
+a snapshot kept at a chosen step) without any training, with the same fixed evaluation seeds as the
+runs' own evaluations.
 
 A run keeps its final checkpoint (networks and optimiser state) after its budget ends, which is all an
-evaluation needs. What an evaluation adds goes to files of its own in the run folder (the training
+evaluation needs, and, with ``training.snapshot_interval``, snapshots of the algorithm's state at
+chosen steps. What an evaluation adds goes to files of its own in the run folder (the training
 records stay exactly what the checkpoint produced): ``posthoc.json`` (each set's definition and the
-step it was played at), ``posthoc_episodes.jsonl`` and ``posthoc_evals.jsonl`` (the same records as
-``episodes.jsonl`` and ``evals.jsonl``), which the tidy frame reads beside the run's own.
+steps it was played at), ``posthoc_episodes.jsonl`` and ``posthoc_evals.jsonl`` (the same records as
+``episodes.jsonl`` and ``evals.jsonl``, each at the step of the state that played it), which the tidy
+frame reads beside the run's own: a set played at several steps has a curve, and its final value is
+the one at the latest step played.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from algorithms.base import Protocol
 from harness.envs.base import CompositionSpec
 from harness.envs.registry import make
 from harness.provenance import resolve_device
-from harness.runner.checkpoint import load_checkpoint
+from harness.runner.checkpoint import load_checkpoint, load_snapshot
 from harness.runner.evaluation import evaluate, summarise
 from harness.runner.loop import EVAL_BATCH
 from harness.runner.seeding import derive_seed
@@ -50,18 +54,23 @@ def definition(composition: CompositionSpec, episodes: int, spec: RunSpec) -> di
     return json.loads(json.dumps(data))   # as posthoc.json holds it (tuples as lists)
 
 
+def played_steps(entry: dict[str, Any]) -> list[int]:
+    """The steps a ``posthoc.json`` entry was played at (files written before snapshots hold one ``step``)."""
+    return list(entry.get("steps", [entry["step"]] if "step" in entry else []))
+
+
 def evaluate_run(spec: RunSpec, out_dir: Path, sets: dict[str, CompositionSpec], *, episodes: int | None = None,
-                 device: str | None = None) -> EvaluationOutcome:
-    """Play every set of ``sets`` not yet played with the finished run's final checkpoint and record it.
-    A set whose name is taken (one of the run's own sets, or an earlier evaluation defined otherwise) is
-    a ``ValueError``; a run not ``done`` is skipped."""
+                 device: str | None = None, checkpoint: int | None = None) -> EvaluationOutcome:
+    """Play every set of ``sets`` not yet played at that step with the finished run's final checkpoint
+    (``checkpoint`` None) or its snapshot at step ``checkpoint``, and record it. A set whose name is
+    taken (one of the run's own sets, or an earlier evaluation defined otherwise) is a ``ValueError``,
+    and so is a step with no snapshot; a run not ``done`` is skipped."""
     files = RunFiles.for_spec(out_dir, spec)
     status = files.status().get("status", "pending") if files.spec_path.exists() else "missing"
     if status != DONE:
         return EvaluationOutcome(spec.run_id, "skipped", reason=f"run is {status}, not done")
     episodes = episodes or spec.eval_episodes
     known = files.posthoc()
-    todo: dict[str, CompositionSpec] = {}
     for name, composition in sets.items():
         if name == TRAIN_SET or name in spec.eval_sets:
             raise ValueError(f"eval set {name!r} is one of the run's own evaluation sets ({TRAIN_SET}, "
@@ -70,29 +79,37 @@ def evaluate_run(spec: RunSpec, out_dir: Path, sets: dict[str, CompositionSpec],
         if name in known and known[name]["definition"] != wanted:
             raise ValueError(f"eval set {name!r} was evaluated before as {known[name]['definition']}, not as "
                              f"{wanted}; give the new set another name")
-        if name not in known:
-            todo[name] = composition
-    if not todo:
-        return EvaluationOutcome(spec.run_id, "up to date", tuple(sets))
     with files.lock():
-        checkpoint = load_checkpoint(files.root)
         if checkpoint is None:
-            return EvaluationOutcome(spec.run_id, "skipped", reason="its final checkpoint is missing")
-        step = int(checkpoint["loop"]["t_env"])
-        algorithm, envs = _restore(spec, checkpoint, todo, episodes, device)
+            state = load_checkpoint(files.root)
+            if state is None:
+                return EvaluationOutcome(spec.run_id, "skipped", reason="its final checkpoint is missing")
+            step = int(state["loop"]["t_env"])
+        else:
+            try:
+                state = load_snapshot(files.root, checkpoint)
+            except KeyError as err:
+                raise ValueError(err.args[0]) from None
+            step = int(state["t_env"])
+        todo = {name: c for name, c in sets.items() if step not in played_steps(known.get(name, {}))}
+        if not todo:
+            return EvaluationOutcome(spec.run_id, "up to date", tuple(sets), step)
+        algorithm, envs = _restore(spec, state, todo, episodes, device)
         records = evaluate(algorithm, envs, episodes=episodes, t_env=step, eval_seed=spec.eval_seed,
                            greedy=spec.eval_greedy)
         summary = summarise(records)
         files.append(files.posthoc_episodes_path, records)
         files.append(files.posthoc_evals_path, summary)
-        known |= {name: {"definition": definition(c, episodes, spec), "step": step} for name, c in todo.items()}
+        known |= {name: {"definition": definition(c, episodes, spec),
+                         "steps": sorted({*played_steps(known.get(name, {})), step})} for name, c in todo.items()}
         files.write_json(files.posthoc_path, known)
     return EvaluationOutcome(spec.run_id, "evaluated", tuple(todo), step, summary=tuple(summary))
 
 
 def _restore(spec: RunSpec, checkpoint: dict, sets: dict[str, CompositionSpec], episodes: int,
              device: str | None):
-    """The run's algorithm with its final state, and one evaluation environment per new set, padded to
+    """The run's algorithm with the state of ``checkpoint`` (its final checkpoint or a snapshot: both hold
+    ``"algorithm"``), and one evaluation environment per new set, padded to
     cover the training and evaluation compositions the run was built for as well."""
     alg_cls = algorithms.get(spec.algorithm)
     dev = resolve_device(device or spec.device)

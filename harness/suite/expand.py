@@ -107,6 +107,7 @@ def _run(suite: Suite, algorithm: str, config: dict, scen: ScenarioEntry, seed: 
         n_envs=suite.training.n_envs,
         time_limit=suite.training.time_limit,
         checkpoint_interval=suite.training.checkpoint_interval,
+        snapshot_interval=suite.training.snapshot_interval,
         device=suite.device,
         env_options=suite.combat.env_options(),
         variant=variant,

@@ -99,6 +99,9 @@ class Training(_Strict):
     n_envs: int = Field(default=8, gt=0)
     time_limit: Literal["terminal", "bootstrap"] = "bootstrap"   # how a time-out is learned from
     checkpoint_interval: int = Field(default=0, ge=0)
+    # env steps between policy snapshots kept for `harness evaluate --checkpoint STEP` (taken at the
+    # first evaluation at or after each multiple; 0: none). Not part of the run spec's identity
+    snapshot_interval: int = Field(default=0, ge=0)
     # runs differing only in their seed train together as one batched model (a run group); their
     # records are the same either way, so this is not part of the run spec
     group_seeds: bool = True
