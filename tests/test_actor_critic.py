@@ -128,9 +128,11 @@ def _evals(root) -> list[dict]:
     return [json.loads(x) for x in next((root / "runs").iterdir()).joinpath("evals.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("recurrent", [True, False])
-def test_mappo_learns_the_optimum_of_mipis_training_game(tmp_path, recurrent):
-    spec = _mappo_spec(algorithm_config={"horizon": 10, "epochs": 4, "entropy_coef": 0.0, "recurrent": recurrent})
+@pytest.mark.parametrize("algorithm, config", [("mappo", {"recurrent": True}), ("mappo", {"recurrent": False}),
+                                               ("attn_mappo", {"attn_embed_dim": 16})])
+def test_mappo_learns_the_optimum_of_mipis_training_game(tmp_path, algorithm, config):
+    # attn_mappo: entity attention in the actor and the critic (its own entity fed past the attention)
+    spec = _mappo_spec(algorithm=algorithm, algorithm_config={"horizon": 10, "epochs": 4, "entropy_coef": 0.0, **config})
     loop = RunLoop(spec, tmp_path, lambda e: None)
     loop.files.create(loop.spec)
     loop.run()
